@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` and `make test`. Each builds .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+DEMO_OUT ?= demo-output
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	# torch first and pinned: this picks the CPU wheel on disk instead of a multi-GB CUDA build.
+	$(PIP) install torch==2.13.0
+	# tinysoundfont's pyaudio dependency is for playback only and needs portaudio headers.
+	$(PIP) install --no-deps "tinysoundfont>=0.3.7"
+	$(PIP) install -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/spatialrep demo --out $(DEMO_OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

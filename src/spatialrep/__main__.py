@@ -1,0 +1,5 @@
+"""``python -m spatialrep`` runs the command-line interface."""
+
+from spatialrep.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""``spatialrep`` command line: thin wrappers over the public API."""

@@ -1,0 +1,1 @@
+"""Reading and writing files: audio, SOFA, atomic writes."""

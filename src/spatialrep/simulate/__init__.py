@@ -1,0 +1,1 @@
+"""Scene simulation: receivers (HRTF heads, arrays), rooms, sources, noise and rendering."""
