@@ -1,0 +1,816 @@
+"""A feature front-end: named spatial features from one STFT, stacked into the tensor a model consumes.
+
+A :class:`FeatureConfig` (frozen, validated, JSON round-trip, saved with every checkpoint and feature cache)
+names the features; :class:`FeatureFrontEnd` computes **one** STFT and derives every feature from it, so all
+features share the same frames, and stacks them on a channel axis:
+
+    ``(..., channel, time)`` -> ``(..., feature_channels, bins, frames)``.
+
+**Bin axes.** Each feature lives on one of three bin grids: ``"mel"`` (``n_mels`` bands), ``"linear"``
+(``n_fft // 2 + 1`` FFT bins) or ``"lag"`` (GCC lags). Stacking needs one size, so the config requires every
+selected feature to have the same number of bins and says which differ otherwise; that is the SALSA / DCASE
+layout (64 mel bands next to 64 GCC lags). Mel-grid versions of the pairwise features (``ipd_cos_sin_mel``,
+``ild_mel``) put IPD and ILD on the log-mel grid. :meth:`FeatureFrontEnd.compute` returns the features
+unstacked, as a dict, for plotting and inspection.
+
+**Channel order.** Features in the order of ``config.features``; within a feature, input channels (``C``) or
+pairs (``P``, ``config.pairs``, default all ``i < j``) in order, and for two-component features the
+components innermost (``pair0.cos, pair0.sin, pair1.cos, ...``). :attr:`FeatureFrontEnd.channel_names` names
+every output channel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from spatialrep.features import functional as F
+
+__all__ = [
+    "FEATURES",
+    "FEATURE_VERSION",
+    "FeatureConfig",
+    "FeatureFrontEnd",
+    "FeatureSpec",
+    "feature_preset",
+    "list_feature_presets",
+]
+
+FEATURE_VERSION = 1
+"""Bumped whenever a feature's definition changes; part of :meth:`FeatureConfig.config_hash`."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How a named feature is laid out.
+
+    Attributes:
+        grid: bin axis, ``"mel"``, ``"linear"`` or ``"lag"``.
+        per: ``"channel"`` (one map per input channel) or ``"pair"`` (one per channel pair).
+        components: names of the maps per channel or pair (``("cos", "sin")`` for phasors, else ``("",)``).
+        unit: unit of the values.
+        description: one line.
+    """
+
+    grid: str
+    per: str
+    components: tuple[str, ...]
+    unit: str
+    description: str
+
+
+FEATURES: dict[str, FeatureSpec] = {
+    "logmel": FeatureSpec("mel", "channel", ("",), "dB", "log-mel power 10 log10(M |X|^2 + floor)"),
+    "logspec": FeatureSpec("linear", "channel", ("",), "dB", "log power spectrum 10 log10(|X|^2 + floor)"),
+    "ipd": FeatureSpec("linear", "pair", ("",), "rad", "IPD angle(X_i conj X_j)"),
+    "ipd_cos_sin": FeatureSpec("linear", "pair", ("cos", "sin"), "", "cos/sin IPD (unit cross-spectrum)"),
+    "ild": FeatureSpec("linear", "pair", ("",), "dB", "ILD 10 log10((|X_i|^2 + floor) / (|X_j|^2 + floor))"),
+    "ipd_cos_sin_mel": FeatureSpec(
+        "mel", "pair", ("cos", "sin"), "", "cos/sin IPD averaged over mel bands (rows normalised to sum 1)"
+    ),
+    "ild_mel": FeatureSpec("mel", "pair", ("",), "dB", "log-mel difference logmel_i - logmel_j"),
+    "gcc_phat": FeatureSpec("lag", "pair", ("",), "", "GCC-PHAT per frame"),
+    "gcc": FeatureSpec("lag", "pair", ("",), "", "GCC normalised to correlation coefficients"),
+}
+"""The feature names a :class:`FeatureConfig` accepts (definitions and signs in ``docs/features.md``)."""
+
+_PRESETS: dict[str, dict[str, Any]] = {
+    # Binaural, 16 kHz: 25 ms Hann windows every 10 ms, 64 mels; IPD/ILD on the mel grid; 64 GCC-PHAT lags at
+    # half-sample resolution (-1 ms .. +0.97 ms) covering the ~0.8 ms interaural range.
+    "binaural_default": {
+        "sample_rate": 16000,
+        "num_channels": 2,
+        "n_fft": 512,
+        "hop_length": 160,
+        "win_length": 400,
+        "features": ("logmel", "ipd_cos_sin_mel", "ild_mel", "gcc_phat"),
+        "n_mels": 64,
+        "num_lags": 64,
+        "gcc_upsample": 2,
+    },
+    # The DCASE SELD baseline (MIC format): 24 kHz, 40 ms windows every 20 ms, n_fft 1024, 64 mels and
+    # GCC-PHAT over the 6 pairs of 4 microphones at 64 lags (-32 .. 31 samples).
+    "dcase_4ch": {
+        "sample_rate": 24000,
+        "num_channels": 4,
+        "n_fft": 1024,
+        "hop_length": 480,
+        "win_length": 960,
+        "features": ("logmel", "gcc_phat"),
+        "n_mels": 64,
+        "num_lags": 64,
+        "gcc_upsample": 1,
+    },
+}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """What :class:`FeatureFrontEnd` computes. Frozen and validated on construction.
+
+    The defaults are the ``binaural_default`` preset (:func:`feature_preset`).
+
+    Attributes:
+        sample_rate: Hz, of the input (not resampled; the CLI checks it).
+        num_channels: input channels (2 for binaural: 0 = left, 1 = right).
+        n_fft: FFT size.
+        hop_length: frame shift, samples.
+        win_length: window length (``<= n_fft``; ``None`` = ``n_fft``).
+        window: one of ``functional.WINDOWS``.
+        center: frames centred on ``t * hop_length`` (zero padding); ``frames = 1 + time // hop_length``.
+        features: names from :data:`FEATURES`, stacked in this order.
+        n_mels, f_min, f_max: mel filterbank (Slaney), Hz; ``f_max=None`` = Nyquist.
+        max_lag, num_lags: GCC lag range (exactly one when a GCC feature is used); ``functional.gcc_lags``.
+        gcc_upsample: GCC lag step ``1 / gcc_upsample`` samples.
+        pairs: channel pairs ``(i, j)`` (``i`` relative to ``j``); ``None`` = all ``i < j``.
+        floor: power floor inside every logarithm.
+        eps: magnitude floor of PHAT weighting and unit phasors.
+
+    Raises:
+        ValueError: any invalid value; unknown feature names (the message lists the valid ones); features
+            with different bin counts (the message lists each feature's bins).
+    """
+
+    sample_rate: int = 16000
+    num_channels: int = 2
+    n_fft: int = 512
+    hop_length: int = 160
+    win_length: int | None = 400
+    window: str = "hann"
+    center: bool = True
+    features: tuple[str, ...] = ("logmel", "ipd_cos_sin_mel", "ild_mel", "gcc_phat")
+    n_mels: int = 64
+    f_min: float = 0.0
+    f_max: float | None = None
+    max_lag: int | None = None
+    num_lags: int | None = 64
+    gcc_upsample: int = 2
+    pairs: tuple[tuple[int, int], ...] | None = None
+    floor: float = F.DEFAULT_FLOOR
+    eps: float = F.DEFAULT_EPS
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("sample_rate", "num_channels", "n_fft", "hop_length", "n_mels", "gcc_upsample"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"FeatureConfig.{name} must be a positive integer, got {value!r}")
+            set_(self, name, int(value))
+        for name in ("win_length", "max_lag", "num_lags"):
+            value = getattr(self, name)
+            if value is not None:
+                if not _is_int(value) or value < 0:
+                    raise ValueError(
+                        f"FeatureConfig.{name} must be a non-negative integer or None, got {value!r}"
+                    )
+                set_(self, name, int(value))
+        for name in ("f_min", "floor", "eps"):
+            value = getattr(self, name)
+            if not _is_number(value):
+                raise ValueError(f"FeatureConfig.{name} must be a number, got {value!r}")
+            set_(self, name, float(value))
+        if self.f_max is not None:
+            if not _is_number(self.f_max):
+                raise ValueError(f"FeatureConfig.f_max must be a number or None, got {self.f_max!r}")
+            set_(self, "f_max", float(self.f_max))
+        if not isinstance(self.center, bool):
+            raise ValueError(f"FeatureConfig.center must be true or false, got {self.center!r}")
+        if self.window not in F.WINDOWS:
+            raise ValueError(
+                f"FeatureConfig.window: unknown window {self.window!r}; valid: {', '.join(F.WINDOWS)}"
+            )
+        F._stft_params(self.n_fft, self.hop_length, self.win_length, "constant")
+        if self.floor <= 0 or self.eps <= 0:
+            raise ValueError(f"FeatureConfig.floor and eps must be > 0, got {self.floor!r}, {self.eps!r}")
+
+        features = (self.features,) if isinstance(self.features, str) else self.features
+        features = tuple(features)
+        if not features:
+            raise ValueError(f"FeatureConfig.features must name at least one of: {', '.join(FEATURES)}")
+        for name in features:
+            if name not in FEATURES:
+                raise ValueError(
+                    f"FeatureConfig.features: unknown feature {name!r}; valid: {', '.join(FEATURES)}"
+                )
+        if len(set(features)) != len(features):
+            raise ValueError(f"FeatureConfig.features lists a feature twice: {features!r}")
+        set_(self, "features", features)
+
+        uses_pairs = any(FEATURES[n].per == "pair" for n in features)
+        if self.pairs is not None:
+            pairs = tuple((int(p[0]), int(p[1])) if len(p) == 2 else tuple(p) for p in self.pairs)
+            set_(self, "pairs", pairs)
+        if uses_pairs:
+            if self.num_channels < 2:
+                pairwise = [n for n in features if FEATURES[n].per == "pair"]
+                raise ValueError(
+                    f"FeatureConfig: pairwise features {pairwise} need num_channels >= 2, "
+                    f"got {self.num_channels}"
+                )
+            F._resolve_pairs(self.num_channels, self.pairs, None)
+        elif self.pairs is not None:
+            raise ValueError("FeatureConfig.pairs is set but no pairwise feature is selected")
+
+        if any(FEATURES[n].grid == "mel" for n in features):
+            nyquist = self.sample_rate / 2.0
+            f_max = nyquist if self.f_max is None else self.f_max
+            if not 0.0 <= self.f_min < f_max <= nyquist:
+                raise ValueError(
+                    f"FeatureConfig: need 0 <= f_min < f_max <= sample_rate / 2 = {nyquist:g}; "
+                    f"got f_min={self.f_min!r}, f_max={self.f_max!r}"
+                )
+        if any(FEATURES[n].grid == "lag" for n in features):
+            try:
+                F.gcc_lags(self.n_fft, self.max_lag, num_lags=self.num_lags, upsample=self.gcc_upsample)
+            except ValueError as exc:
+                raise ValueError(f"FeatureConfig (GCC lags): {exc}") from None
+
+        bins = {name: self.feature_bins(name) for name in features}
+        if len(set(bins.values())) > 1:
+            listing = ", ".join(f"{n}: {b} {FEATURES[n].grid} bins" for n, b in bins.items())
+            raise ValueError(
+                f"FeatureConfig: features must share one bin count to be stacked, got {listing}. Use the "
+                "mel-grid versions (ipd_cos_sin_mel, ild_mel) next to logmel, set num_lags (or "
+                "2 * max_lag * gcc_upsample + 1) equal to n_mels, or compute them separately"
+            )
+
+    # ---------------------------------------------------------------------------------------------- sizes
+
+    @property
+    def resolved_pairs(self) -> list[tuple[int, int]]:
+        """The channel pairs of pairwise features (empty when there are none)."""
+        if self.num_channels < 2:
+            return []
+        return F._resolve_pairs(self.num_channels, self.pairs, None)
+
+    def feature_bins(self, name: str) -> int:
+        """Bin count of feature ``name``."""
+        grid = _spec(name).grid
+        if grid == "mel":
+            return self.n_mels
+        if grid == "linear":
+            return self.n_fft // 2 + 1
+        return int(
+            F.gcc_lags(self.n_fft, self.max_lag, num_lags=self.num_lags, upsample=self.gcc_upsample).numel()
+        )
+
+    def feature_channels(self, name: str) -> int:
+        """Output channels of feature ``name``."""
+        spec = _spec(name)
+        units = self.num_channels if spec.per == "channel" else len(self.resolved_pairs)
+        return units * len(spec.components)
+
+    @property
+    def num_bins(self) -> int:
+        """Bins of the stacked tensor (shared by every feature)."""
+        return self.feature_bins(self.features[0])
+
+    @property
+    def num_feature_channels(self) -> int:
+        """Channels of the stacked tensor."""
+        return sum(self.feature_channels(n) for n in self.features)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames for an input of ``num_samples`` samples."""
+        pad = 2 * (self.n_fft // 2) if self.center else 0
+        return 1 + (num_samples + pad - self.n_fft) // self.hop_length
+
+    # ---------------------------------------------------------------------------------------- serialising
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of every field (tuples become lists)."""
+        out: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "features":
+                value = list(value)
+            elif field.name == "pairs" and value is not None:
+                value = [list(p) for p in value]
+            out[field.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureConfig:
+        """Inverse of :meth:`to_dict`; missing keys take defaults.
+
+        Raises:
+            ValueError: unknown keys (the message lists the valid ones) or invalid values.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"FeatureConfig.from_dict needs a mapping, got {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"FeatureConfig: unknown key(s) {', '.join(unknown)}; valid: {', '.join(names)}")
+        kwargs = dict(data)
+        if isinstance(kwargs.get("features"), list | tuple):
+            kwargs["features"] = tuple(kwargs["features"])
+        if isinstance(kwargs.get("pairs"), list | tuple):
+            kwargs["pairs"] = tuple(tuple(p) for p in kwargs["pairs"])
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureConfig:
+        return cls.from_dict(json.loads(text))
+
+    def config_hash(self) -> str:
+        """16 hex digits identifying the features this config produces (includes :data:`FEATURE_VERSION`)."""
+        canonical = json.dumps({"feature_version": FEATURE_VERSION, "config": self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _spec(name: str) -> FeatureSpec:
+    try:
+        return FEATURES[name]
+    except KeyError:
+        raise ValueError(f"unknown feature {name!r}; valid: {', '.join(FEATURES)}") from None
+
+
+def list_feature_presets() -> list[str]:
+    """Names of the :func:`feature_preset` presets."""
+    return sorted(_PRESETS)
+
+
+def feature_preset(name: str, **overrides: Any) -> FeatureConfig:
+    """A named :class:`FeatureConfig`, optionally with fields overridden.
+
+    Presets:
+        ``binaural_default``: 16 kHz binaural, log-mel L/R + mel-band cos/sin IPD + mel ILD + GCC-PHAT
+        (64 lags at 1/2 sample) -> ``(6, 64, frames)``; 25 ms windows, 10 ms hop.
+        ``dcase_4ch``: the DCASE SELD baseline, 24 kHz, 4 channels, 64 log-mels + GCC-PHAT over the 6 pairs x
+        64 lags -> ``(10, 64, frames)``; 40 ms windows, 20 ms hop, n_fft 1024.
+
+    Raises:
+        ValueError: unknown preset (lists the valid ones), unknown or invalid override.
+    """
+    try:
+        base = _PRESETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown feature preset {name!r}; valid: {', '.join(list_feature_presets())}"
+        ) from None
+    return FeatureConfig.from_dict({**base, **overrides})
+
+
+class FeatureFrontEnd(nn.Module):
+    """Computes the features of a :class:`FeatureConfig` from one STFT and stacks them.
+
+    Every feature equals its ``functional`` definition (``log_mel``, ``ipd_cos_sin``,
+    ``mel_projected_ipd``, ``ild``, ``gcc_phat``, ...) on that STFT up to float rounding. Windows, filterbanks
+    and matrices are non-persistent float64 buffers (cast to the input dtype per call), so ``state_dict()`` is
+    empty: save ``config.to_dict()`` instead.
+
+    Speed (inference; with autograd the ``functional`` functions are composed instead): the clip is cut into
+    blocks of about ``block_frames`` frames (several short clips per block, or a long clip in pieces),
+    processed frames-first in scratch memory kept between calls (:meth:`release_workspace` frees it); the mel
+    products are split into bands of bins (the filterbank is sparse) and GCC-PHAT is a matrix product of the
+    unit cross spectrum with a partial inverse DFT at the wanted lags. The result does not depend on
+    ``block_frames``.
+
+    Args:
+        config: the feature configuration.
+        block_frames: frames per processing block.
+
+    Shape:
+        ``forward``: ``(..., num_channels, time)`` -> ``(..., num_feature_channels, num_bins, frames)``.
+    """
+
+    window: Tensor
+    mel_fb: Tensor
+    cos_sin_matrix: Tensor
+    gcc_matrix: Tensor
+
+    def __init__(self, config: FeatureConfig, *, block_frames: int = 512) -> None:
+        super().__init__()
+        if not isinstance(config, FeatureConfig):
+            raise TypeError(f"config must be a FeatureConfig, got {type(config).__name__}")
+        self.config = config
+        self.block_frames = F._check_positive_int(block_frames, "block_frames")
+        c = config
+        self.win_length = c.n_fft if c.win_length is None else c.win_length
+        self.register_buffer(
+            "window", F.make_window(c.window, self.win_length, dtype=torch.float64), persistent=False
+        )
+        uses = set(c.features)
+        n_freq = c.n_fft // 2 + 1
+        if uses & {"logmel", "ild_mel", "ipd_cos_sin_mel"}:
+            fb = F.mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.f_min, c.f_max, dtype=torch.float64)
+        else:
+            fb = torch.zeros(0, n_freq, dtype=torch.float64)
+        self.register_buffer("mel_fb", fb, persistent=False)
+        # Groups of adjacent mel bands with the FFT bins they touch: a few narrow products instead of one
+        # product with a mostly-zero filterbank.
+        self._mel_groups: list[tuple[int, int, int, int]] = []
+        for g in range(min(4, fb.shape[0])):
+            m0, m1 = g * fb.shape[0] // 4, (g + 1) * fb.shape[0] // 4
+            support = (fb[m0:m1] > 0).any(dim=0).nonzero()
+            lo, hi = (int(support.min()), int(support.max()) + 1) if support.numel() else (0, 1)
+            self._mel_groups.append((m0, m1, lo, hi))
+        # Applied to the interleaved (re, im) unit cross spectrum (2 F columns); rows (band, cos|sin)
+        # interleaved, so a group of bands is one slice of rows.
+        sums = fb.sum(dim=1, keepdim=True)
+        unit_fb = fb / torch.where(sums > 0, sums, torch.ones_like(sums))
+        cos_sin = torch.zeros(fb.shape[0], 2, n_freq, 2, dtype=torch.float64)
+        cos_sin[:, 0, :, 0] = unit_fb  # real part -> cos bands
+        cos_sin[:, 1, :, 1] = unit_fb  # imaginary part -> sin bands
+        self.register_buffer("cos_sin_matrix", cos_sin.reshape(2 * fb.shape[0], 2 * n_freq), persistent=False)
+        if "gcc_phat" in uses:
+            gcc_matrix = _partial_irfft_matrix(c.n_fft, c.max_lag, c.num_lags, c.gcc_upsample).T.contiguous()
+        else:
+            gcc_matrix = torch.zeros(0, 2 * n_freq, dtype=torch.float64)
+        self.register_buffer("gcc_matrix", gcc_matrix, persistent=False)
+        self.pairs = c.resolved_pairs
+        self._uses = frozenset(c.features)
+        self._workspaces: dict[int, _Workspace] = {}
+        self._layout = [(name, self._units(name), len(FEATURES[name].components)) for name in c.features]
+
+    def _units(self, name: str) -> int:
+        return self.config.num_channels if FEATURES[name].per == "channel" else len(self.pairs)
+
+    # ------------------------------------------------------------------------------------------ metadata
+
+    @property
+    def channel_names(self) -> list[str]:
+        """One name per output channel: ``logmel[0]``, ``ipd_cos_sin_mel[0-1].cos``, ``gcc_phat[0-1]``..."""
+        names = []
+        for feature in self.config.features:
+            spec = FEATURES[feature]
+            units = (
+                [str(ch) for ch in range(self.config.num_channels)]
+                if spec.per == "channel"
+                else [f"{i}-{j}" for i, j in self.pairs]
+            )
+            for unit in units:
+                for comp in spec.components:
+                    names.append(f"{feature}[{unit}]" + (f".{comp}" if comp else ""))
+        return names
+
+    def bin_axis(self, name: str) -> tuple[np.ndarray, str]:
+        """Physical value of each bin of feature ``name`` and its label.
+
+        Returns:
+            ``(values, label)``: mel-band centre frequencies in Hz (``"mel band centre (Hz)"``), FFT bin
+            frequencies in Hz, or lags in milliseconds (``"lag (ms)"``; positive = channel ``i`` delayed).
+        """
+        c = self.config
+        grid = _spec(name).grid
+        if grid == "mel":
+            mel_lo = F.hz_to_mel(torch.tensor(c.f_min, dtype=torch.float64))
+            f_max = c.sample_rate / 2.0 if c.f_max is None else c.f_max
+            mel_hi = F.hz_to_mel(torch.tensor(f_max, dtype=torch.float64))
+            edges = F.mel_to_hz(
+                torch.linspace(float(mel_lo), float(mel_hi), c.n_mels + 2, dtype=torch.float64)
+            )
+            return edges[1:-1].numpy(), "mel band centre (Hz)"
+        if grid == "linear":
+            return np.arange(c.n_fft // 2 + 1) * (c.sample_rate / c.n_fft), "frequency (Hz)"
+        lags = F.gcc_lags(c.n_fft, c.max_lag, num_lags=c.num_lags, upsample=c.gcc_upsample).numpy()
+        return lags * 1000.0 / c.sample_rate, "lag (ms)"
+
+    def frame_times(self, num_frames: int) -> np.ndarray:
+        """Time of each frame's centre, seconds."""
+        offset = 0.0 if self.config.center else self.config.n_fft / 2.0
+        return (np.arange(num_frames) * self.config.hop_length + offset) / self.config.sample_rate
+
+    # --------------------------------------------------------------------------------------------- compute
+
+    def _check_input(self, x: Tensor) -> None:
+        F._check_signal(x)
+        if x.shape[-2] != self.config.num_channels:
+            raise ValueError(
+                f"FeatureFrontEnd expects {self.config.num_channels} channels on axis -2, "
+                f"got shape {tuple(x.shape)}"
+            )
+        if not self.config.center and x.shape[-1] < self.config.n_fft:
+            raise ValueError(
+                f"center=False needs at least n_fft={self.config.n_fft} samples, got {x.shape[-1]}"
+            )
+
+    def stft(self, x: Tensor) -> Tensor:
+        """The STFT every feature derives from, ``(..., C, n_fft // 2 + 1, frames)`` (``functional.stft``)."""
+        self._check_input(x)
+        c = self.config
+        return F.stft(x, c.n_fft, c.hop_length, self.win_length, self.window, c.center, "constant")
+
+    def _blocks(self, items: int, frames: int) -> list[tuple[int, int, int, int]]:
+        """``(item0, item1, frame0, frame1)`` blocks of about ``block_frames`` frames."""
+        if frames > self.block_frames:
+            step = -(-frames // -(-frames // self.block_frames))  # equal blocks of at most block_frames
+            return [
+                (n, n + 1, t, min(t + step, frames)) for n in range(items) for t in range(0, frames, step)
+            ]
+        group = max(1, self.block_frames // frames)
+        return [(n, min(n + group, items), 0, frames) for n in range(0, items, group)]
+
+    def _outputs(
+        self, items: int, frames: int, dtype: torch.dtype, device: torch.device, stacked: bool
+    ) -> tuple[Tensor | None, dict[str, Tensor]]:
+        """The stacked output (or None) and one ``(items, channels, bins, frames)`` view per feature."""
+        c = self.config
+        if stacked:
+            out = torch.empty(items, c.num_feature_channels, c.num_bins, frames, dtype=dtype, device=device)
+            views, first = {}, 0
+            for name, units, comps in self._layout:
+                views[name] = out[:, first : first + units * comps]
+                first += units * comps
+            return out, views
+        views = {
+            name: torch.empty(items, units * comps, c.feature_bins(name), frames, dtype=dtype, device=device)
+            for name, units, comps in self._layout
+        }
+        return None, views
+
+    def _workspace(self) -> _Workspace:
+        # One per thread, so concurrent calls on one module do not share scratch memory.
+        key = threading.get_ident()
+        if key not in self._workspaces and len(self._workspaces) >= 8:
+            self._workspaces.clear()  # threads come and go (ids are reused); keep a bounded set
+        if key not in self._workspaces:
+            self._workspaces[key] = _Workspace()
+        return self._workspaces[key]
+
+    def release_workspace(self) -> None:
+        """Free the scratch memory kept between calls (it is rebuilt on the next call)."""
+        self._workspaces.clear()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_workspaces"] = {}
+        return state
+
+    def _run(self, x: Tensor, stacked: bool) -> tuple[Tensor | None, dict[str, Tensor]]:
+        self._check_input(x)
+        c = self.config
+        lead = tuple(x.shape[:-2])
+        if torch.is_grad_enabled() and x.requires_grad:
+            features = self._differentiable(self.stft(x))
+            return (torch.cat(list(features.values()), dim=-3) if stacked else None), features
+        flat = x.reshape(-1, c.num_channels, x.shape[-1])
+        length = flat.shape[-1]
+        pad = c.n_fft // 2 if c.center else 0
+        frames = 1 + (length + 2 * pad - c.n_fft) // c.hop_length
+        out, views = self._outputs(flat.shape[0], frames, x.dtype, x.device, stacked)
+        ws = self._workspace()
+        consts = self._constants(x.dtype, x.device)
+        window = consts["window"]
+        for n0, n1, t0, t1 in self._blocks(flat.shape[0], frames):
+            n, count = n1 - n0, t1 - t0
+            # Samples of frames t0 .. t1 - 1 in padded coordinates; only blocks touching an edge get padded
+            # (in scratch memory), so no padded copy of the batch is made.
+            start, stop = t0 * c.hop_length - pad, (t1 - 1) * c.hop_length + c.n_fft - pad
+            if start < 0 or stop > length:
+                left, right = max(-start, 0), max(stop - length, 0)
+                segment = ws.get("segment", (n, c.num_channels, stop - start), x.dtype, x.device)
+                segment[..., :left].zero_()
+                segment[..., segment.shape[-1] - right :].zero_()
+                segment[..., left : segment.shape[-1] - right].copy_(
+                    flat[n0:n1, :, max(start, 0) : min(stop, length)]
+                )
+            else:
+                segment = flat[n0:n1, :, start:stop]
+            framed = ws.get("frames", (n, c.num_channels, count, c.n_fft), x.dtype, x.device)
+            torch.mul(segment.unfold(-1, c.n_fft, c.hop_length), window, out=framed)
+            # (rfft's out= argument computes into a temporary and copies: slower than a fresh result.)
+            spec = torch.fft.rfft(framed, dim=-1)
+            self._fast_block(spec, ws, consts, {k: v[n0:n1, :, :, t0:t1] for k, v in views.items()})
+        if out is not None:
+            out = out.reshape(*lead, *out.shape[1:])
+        return out, {name: v.reshape(*lead, *v.shape[1:]) for name, v in views.items()}
+
+    def _constants(self, dtype: torch.dtype, device: torch.device) -> dict[str, Tensor]:
+        """Window zero-padded to ``n_fft`` (centred, as ``torch.stft``), the matrices and eps, cast."""
+        c = self.config
+        left = (c.n_fft - self.win_length) // 2
+        window = torch.nn.functional.pad(self.window, (left, c.n_fft - self.win_length - left))
+        consts = {
+            "window": window,
+            "mel_fb": self.mel_fb,
+            "cos_sin": self.cos_sin_matrix,
+            "gcc": self.gcc_matrix,
+        }
+        out = {k: v.to(device=device, dtype=dtype) for k, v in consts.items()}
+        out["eps"] = torch.tensor(c.eps, dtype=dtype, device=device)
+        return out
+
+    def _fast_block(
+        self, spec: Tensor, ws: _Workspace, consts: dict[str, Tensor], dest: dict[str, Tensor]
+    ) -> None:
+        """Write the features of a frames-first STFT block ``(n, C, T, F)`` (contiguous) into ``dest`` views
+        ``(n, channels, bins, T)``. Inference only: every intermediate lives in reused scratch memory."""
+        c = self.config
+        uses = self._uses
+        mel_fb, eps = consts["mel_fb"], consts["eps"]
+        n, channels, frames, n_freq = spec.shape
+        real, device = spec.real.dtype, spec.device
+        pairs = self.pairs
+        power = ws.get("power", (n, channels, frames, n_freq), real, device)
+        parts = torch.view_as_real(spec)
+        squares = ws.get("squares", parts.shape, real, device)
+        torch.mul(parts, parts, out=squares)
+        torch.add(squares[..., 0], squares[..., 1], out=power)
+        if uses & {"logmel", "ild_mel"}:
+            # Bins-first product (the transposed operand costs the GEMM nothing): no transposed copy later.
+            logmel = ws.get("logmel", (n, channels, c.n_mels, frames), real, device)
+            for m0, m1, lo, hi in self._mel_groups:
+                torch.matmul(mel_fb[m0:m1, lo:hi], power.mT[..., lo:hi, :], out=logmel[:, :, m0:m1])
+            logmel.add_(c.floor).log10_().mul_(10.0)
+            if "logmel" in uses:
+                dest["logmel"].copy_(logmel)
+            if "ild_mel" in uses:
+                for p, (a, b) in enumerate(pairs):
+                    torch.sub(logmel[:, a], logmel[:, b], out=dest["ild_mel"][:, p])
+        if uses & {"logspec", "ild"}:
+            logspec = ws.get("logspec", (n, channels, frames, n_freq), real, device)
+            torch.add(power, c.floor, out=logspec).log10_().mul_(10.0)
+            if "logspec" in uses:
+                dest["logspec"].copy_(logspec.transpose(-1, -2))
+            if "ild" in uses:
+                for p, (a, b) in enumerate(pairs):
+                    torch.sub(logspec[:, a].mT, logspec[:, b].mT, out=dest["ild"][:, p])
+        if uses & {"ipd", "ipd_cos_sin", "ipd_cos_sin_mel", "gcc_phat"}:
+            seconds = sorted({b for _, b in pairs})
+            conj = ws.get("conj", (n, len(seconds), frames, n_freq), spec.dtype, device)
+            for k, b in enumerate(seconds):
+                torch.conj_physical(spec[:, b], out=conj[:, k])
+            cross = ws.get("cross", (n, len(pairs), frames, n_freq), spec.dtype, device)
+            for p, (a, b) in enumerate(pairs):
+                torch.mul(spec[:, a], conj[:, seconds.index(b)], out=cross[:, p])
+            if "ipd" in uses:
+                torch.angle(cross.transpose(-1, -2), out=dest["ipd"])
+            if uses & {"ipd_cos_sin", "ipd_cos_sin_mel", "gcc_phat"}:
+                # Z / (|Z| + eps) as functional.ipd_cos_sin, with |Z| = |X_i| |X_j| from the power at hand.
+                magnitude = ws.get("magnitude", (n, channels, frames, n_freq), real, device)
+                torch.sqrt(power, out=magnitude)
+                denominator = ws.get("denominator", (n, frames, n_freq), real, device)
+                for p, (a, b) in enumerate(pairs):
+                    torch.addcmul(eps, magnitude[:, a], magnitude[:, b], out=denominator).reciprocal_()
+                    cross[:, p] *= denominator  # in place, complex *= real is the fast path
+                unit = torch.view_as_real(cross)  # (n, P, T, F, 2)
+                if "ipd_cos_sin" in uses:
+                    dest["ipd_cos_sin"].unflatten(1, (len(pairs), 2)).copy_(unit.permute(0, 1, 4, 3, 2))
+                flat = unit.reshape(n, len(pairs), frames, 2 * n_freq).mT  # (n, P, 2 F, T), a free view
+                if "ipd_cos_sin_mel" in uses:
+                    target = dest["ipd_cos_sin_mel"].unflatten(1, (len(pairs), 2))  # (n, P, 2, M, T)
+                    for m0, m1, lo, hi in self._mel_groups:
+                        part = torch.matmul(
+                            consts["cos_sin"][2 * m0 : 2 * m1, 2 * lo : 2 * hi], flat[:, :, 2 * lo : 2 * hi]
+                        )
+                        target[:, :, :, m0:m1].copy_(part.unflatten(2, (m1 - m0, 2)).transpose(2, 3))
+                if "gcc_phat" in uses:
+                    torch.matmul(consts["gcc"], flat, out=dest["gcc_phat"])
+        if "gcc" in uses:
+            dest["gcc"].copy_(self._gcc(spec.transpose(-1, -2)))
+
+    def _gcc(self, spec: Tensor) -> Tensor:
+        c = self.config
+        return F.gcc_from_stft(
+            spec,
+            c.n_fft,
+            c.max_lag,
+            self.pairs,
+            False,
+            num_lags=c.num_lags,
+            upsample=c.gcc_upsample,
+            normalize=True,
+            eps=c.eps,
+        )
+
+    def _differentiable(self, spec: Tensor) -> dict[str, Tensor]:
+        """The features straight from the ``functional`` definitions (the autograd path)."""
+        c = self.config
+        fb = self.mel_fb.to(device=spec.device, dtype=spec.real.dtype)
+        logmel = F.log_mel_from_stft(spec, fb, amin=c.floor) if self._uses & {"logmel", "ild_mel"} else None
+        out: dict[str, Tensor] = {}
+        for name in c.features:
+            if name == "logmel":
+                assert logmel is not None
+                out[name] = logmel
+            elif name == "ild_mel":
+                assert logmel is not None
+                i, j = F._pair_index(self.pairs, spec.device)
+                out[name] = logmel.index_select(-3, i) - logmel.index_select(-3, j)
+            elif name == "logspec":
+                out[name] = 10.0 * torch.log10(F._power(spec) + c.floor)
+            elif name == "ild":
+                out[name] = F.ild_from_stft(spec, self.pairs, floor=c.floor)
+            elif name == "ipd":
+                out[name] = F.ipd_from_stft(spec, self.pairs)
+            elif name == "ipd_cos_sin":
+                out[name] = F.ipd_cos_sin_from_stft(spec, self.pairs, eps=c.eps).flatten(-4, -3)
+            elif name == "ipd_cos_sin_mel":
+                out[name] = F.mel_projected_ipd_from_stft(spec, fb, self.pairs, eps=c.eps).flatten(-4, -3)
+            elif name == "gcc_phat":
+                out[name] = F.gcc_from_stft(
+                    spec,
+                    c.n_fft,
+                    c.max_lag,
+                    self.pairs,
+                    True,
+                    num_lags=c.num_lags,
+                    upsample=c.gcc_upsample,
+                    eps=c.eps,
+                )
+            else:
+                out[name] = self._gcc(spec)
+        return out
+
+    def compute_from_stft(self, spec: Tensor) -> dict[str, Tensor]:
+        """Every feature from an STFT ``(..., C, n_fft // 2 + 1, frames)`` (as :meth:`stft`), unstacked.
+
+        Returns:
+            ``{name: (..., channels_of_name, bins_of_name, frames)}`` in ``config.features`` order.
+        """
+        F._check_spec(spec)
+        c = self.config
+        if spec.shape[-3] != c.num_channels or spec.shape[-2] != c.n_fft // 2 + 1:
+            raise ValueError(
+                f"spec must have shape (..., {c.num_channels}, {c.n_fft // 2 + 1}, frames), "
+                f"got {tuple(spec.shape)}"
+            )
+        if torch.is_grad_enabled() and spec.requires_grad:
+            return self._differentiable(spec)
+        lead = tuple(spec.shape[:-3])
+        flat = spec.reshape(-1, *spec.shape[-3:])
+        frames = flat.shape[-1]
+        _, views = self._outputs(flat.shape[0], frames, spec.real.dtype, spec.device, stacked=False)
+        ws = self._workspace()
+        consts = self._constants(spec.real.dtype, spec.device)
+        for n0, n1, t0, t1 in self._blocks(flat.shape[0], frames):
+            block = ws.get(
+                "spec", (n1 - n0, c.num_channels, t1 - t0, c.n_fft // 2 + 1), spec.dtype, spec.device
+            )
+            block.copy_(flat[n0:n1, :, :, t0:t1].transpose(-1, -2))
+            self._fast_block(block, ws, consts, {k: v[n0:n1, :, :, t0:t1] for k, v in views.items()})
+        return {name: v.reshape(*lead, *v.shape[1:]) for name, v in views.items()}
+
+    def compute(self, x: Tensor) -> dict[str, Tensor]:
+        """Every feature of ``x`` ``(..., C, time)``, unstacked: ``{name: (..., channels, bins, frames)}``."""
+        return self._run(x, stacked=False)[1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Stacked features, ``(..., num_feature_channels, num_bins, frames)``."""
+        out, _ = self._run(x, stacked=True)
+        assert out is not None
+        return out
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (
+            f"features={list(c.features)}, sample_rate={c.sample_rate}, channels={c.num_channels} -> "
+            f"({c.num_feature_channels}, {c.num_bins}, frames)"
+        )
+
+
+class _Workspace:
+    """Scratch tensors reused from block to block and call to call: on the hot path, fresh memory costs more
+    (page faults on first touch) than the arithmetic done in it."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+        numel = math.prod(shape)
+        held = self._store.get(name)
+        if held is None or held.dtype != dtype or held.device != device or held.numel() < numel:
+            held = torch.empty(numel, dtype=dtype, device=device)
+            self._store[name] = held
+        return held[:numel].view(shape)
+
+
+def _partial_irfft_matrix(n_fft: int, max_lag: int | None, num_lags: int | None, upsample: int) -> Tensor:
+    """Matrix taking an interleaved one-sided spectrum ``(re_0, im_0, re_1, ...)`` to its inverse DFT at the
+    GCC lags of ``functional.gcc_lags``: exactly ``functional.gcc_from_stft``'s ``irfft`` and lag selection;
+    shape ``(2 F, lags)``, float64."""
+    lags = F.gcc_lags(n_fft, max_lag, num_lags=num_lags, upsample=upsample)  # samples, possibly fractional
+    n_freq = n_fft // 2 + 1
+    freqs = torch.arange(n_freq, dtype=torch.float64)
+    # irfft weights: DC once, the Nyquist bin once (twice but halved when upsampling pads past it), the
+    # others twice.
+    weight = torch.full((n_freq,), 2.0, dtype=torch.float64)
+    weight[0] = 1.0
+    if n_fft % 2 == 0:
+        weight[-1] = 1.0
+    angle = 2.0 * math.pi * freqs[:, None] * lags[None, :] / n_fft
+    matrix = torch.stack((torch.cos(angle), -torch.sin(angle)), dim=1) * (weight / n_fft)[:, None, None]
+    return matrix.reshape(2 * n_freq, lags.numel())
