@@ -40,8 +40,13 @@ def main() -> None:
     audio_hours = args.num * config.duration_s / 3600
     result = {
         "benchmark": "render_default_binaural",
-        "config": {"receiver": config.receiver, "duration_s": config.duration_s, "rt60_range_s": config.rt60_range_s,
-                   "brir_mode": config.brir_mode, "sample_rate": config.sample_rate},
+        "config": {
+            "receiver": config.receiver,
+            "duration_s": config.duration_s,
+            "rt60_range_s": config.rt60_range_s,
+            "brir_mode": config.brir_mode,
+            "sample_rate": config.sample_rate,
+        },
         "num_scenes": args.num,
         "cpu_seconds": cpu,
         "wall_seconds": wall,
@@ -51,8 +56,10 @@ def main() -> None:
     }
     result["meets_goal"] = result["hours_audio_per_cpu_minute"] >= 2.0
     path = write_result("render", result)
-    print(f"{result['hours_audio_per_cpu_minute']:.2f} h of audio per CPU-minute "
-          f"(median {result['median_cpu_seconds_per_scene'] * 1000:.0f} ms CPU per 4 s scene) -> {path}")
+    print(
+        f"{result['hours_audio_per_cpu_minute']:.2f} h of audio per CPU-minute "
+        f"(median {result['median_cpu_seconds_per_scene'] * 1000:.0f} ms CPU per 4 s scene) -> {path}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Frozen-dataclass configs: load from YAML or dicts, override with ``key=value``, save resolved.
 
 Config classes validate themselves in ``__post_init__``; this module only moves values in and out. Nested
-dataclass fields are supported (``--set room.rt60_range=[0.3,0.6]``). Values given as YAML/strings are parsed with
-YAML's scalar rules and coerced to the annotated type (lists become tuples for tuple fields).
+dataclass fields are supported (``--set scene.rt60_range_s=[0.3,0.6]``). Values given as YAML/strings are
+parsed with YAML's scalar rules and coerced to the annotated type (lists become tuples for tuple fields).
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
         if args and len(args) != len(value):
             raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)} ({value!r})")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args or [Any] * 99)))
+        return tuple(
+            _coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args or [Any] * 99))
+        )
     if origin in (dict, Mapping):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
@@ -115,7 +117,7 @@ def to_dict(config: Any) -> dict[str, Any]:
             return {str(k): plain(x) for k, x in v.items()}
         return v
 
-    return plain(config)  # type: ignore[no-any-return]
+    return plain(config)
 
 
 def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
@@ -151,9 +153,11 @@ def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_config(
-    cls: type[T], source: str | os.PathLike[str] | Mapping[str, Any] | None = None, overrides: Iterable[str] = ()
+    cls: type[T],
+    source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    overrides: Iterable[str] = (),
 ) -> T:
-    """Load ``cls`` from a YAML file or mapping (missing keys take defaults), then apply ``key=value`` overrides.
+    """Load ``cls`` from YAML or a mapping (missing keys take defaults), then apply ``key=value`` overrides.
 
     Raises:
         ConfigError: unreadable YAML, unknown keys, wrong types or values failing validation.

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from spatialrep.geometry.arrays import MicArray, circular_array, list_arrays, make_array, mic_pair, tetrahedral_array
+from spatialrep.geometry.arrays import (
+    MicArray,
+    circular_array,
+    list_arrays,
+    make_array,
+    mic_pair,
+    tetrahedral_array,
+)
 from spatialrep.geometry.coordinates import SPEED_OF_SOUND, spherical_to_cartesian
 from spatialrep.simulate.diffuse import diffuse_field
 from spatialrep.simulate.receivers import FreeFieldArray, Receiver

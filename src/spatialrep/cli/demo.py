@@ -30,7 +30,7 @@ def _scene_overview(manifest_rows: list[dict], path: Path) -> None:
     snr = np.array([r["snr_db"] for r in manifest_rows])
     fig = plt.figure(figsize=(11, 3.6))
     polar = fig.add_subplot(1, 3, 1, projection="polar")
-    polar.set_theta_zero_location("N")  # 0° = front, up; +90° = left, counter-clockwise as in SOFA
+    polar.set_theta_zero_location("N")  # type: ignore[attr-defined]  # 0° = front, up; +90° = left, counter-clockwise as in SOFA
     polar.scatter(np.deg2rad(az), dist, s=14)
     polar.set_title("source azimuth (0° front, +90° left) and distance (m)", fontsize=8)
     ax = fig.add_subplot(1, 3, 2)
@@ -61,13 +61,15 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     config = load_dataset_config(DEMO_PRESET, [*DEMO_OVERRIDES, *(args.set or ())])
     config = dataclasses.replace(config, num_examples=args.num)
-    print(f"[1/3] rendering the {config.name} preset ({config.num_examples} binaural examples) into {out}/ ...")
+    print(f"[1/3] rendering {config.name} ({config.num_examples} binaural examples) into {out}/ ...")
     start = time.perf_counter()
     report = render_dataset(config, out, workers=args.workers, progress=True)
     elapsed = time.perf_counter() - start
     summary = dataset_summary(out)
-    print(f"      done in {elapsed:.1f} s ({report.rendered_shards} shard(s) rendered, "
-          f"{report.skipped_shards} already finished)")
+    print(
+        f"      done in {elapsed:.1f} s ({report.rendered_shards} shard(s) rendered, "
+        f"{report.skipped_shards} already finished)"
+    )
     print(format_summary(summary))
 
     print("[2/3] drawing a scene overview ...")
@@ -85,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
         front,
         torch.from_numpy(audio).float(),
         features_png,
-        title=f"{example['noisy_path']}: azimuth {example['azimuth_deg'][0]:.1f}°, RT60 {example['rt60_s']:.2f} s, "
-        f"SNR {example['snr_db']:.1f} dB",
+        title=f"{example['noisy_path']}: azimuth {example['azimuth_deg'][0]:.1f}°, "
+        f"RT60 {example['rt60_s']:.2f} s, SNR {example['snr_db']:.1f} dB",
     )
     print()
     print(f"What was made, in {out}/:")

@@ -47,12 +47,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "info",
         help="list receivers, arrays, source banks, noise types and dataset presets",
-        description="List what this installation can simulate: receivers (HRTF sets, spherical heads, arrays), "
-        "source banks, noise types and dataset presets.",
+        description="List what this installation can simulate: receivers (HRTF sets, spherical heads, "
+        "arrays), source banks, noise types and dataset presets.",
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(func=run)

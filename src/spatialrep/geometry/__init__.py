@@ -1,6 +1,13 @@
 """Directions, positions and receiver geometries (the one coordinate convention of spatialrep)."""
 
-from spatialrep.geometry.arrays import MicArray, circular_array, list_arrays, make_array, mic_pair, tetrahedral_array
+from spatialrep.geometry.arrays import (
+    MicArray,
+    circular_array,
+    list_arrays,
+    make_array,
+    mic_pair,
+    tetrahedral_array,
+)
 from spatialrep.geometry.coordinates import (
     SPEED_OF_SOUND,
     angular_distance,

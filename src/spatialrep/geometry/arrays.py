@@ -29,7 +29,9 @@ class MicArray:
     def __post_init__(self) -> None:
         p = np.asarray(self.positions, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] != 3 or p.shape[0] < 1:
-            raise ValueError(f"MicArray {self.name!r}: positions must have shape (num_mics, 3); got {p.shape}")
+            raise ValueError(
+                f"MicArray {self.name!r}: positions must have shape (num_mics, 3); got {p.shape}"
+            )
         if not np.all(np.isfinite(p)):
             raise ValueError(f"MicArray {self.name!r}: positions contain NaN or inf")
         p.setflags(write=False)

@@ -8,8 +8,8 @@ Receiver-centred, right-handed Cartesian frame (metres):
 
 Spherical coordinates follow SOFA's ``SimpleFreeFieldHRIR`` convention:
 
-* **azimuth** ``0`` = front, ``+π/2`` = left, ``±π`` = back, ``-π/2`` = right (counter-clockwise seen from above),
-  wrapped to ``(-π, π]``;
+* **azimuth** ``0`` = front, ``+π/2`` = left, ``±π`` = back, ``-π/2`` = right (counter-clockwise seen from
+  above), wrapped to ``(-π, π]``;
 * **elevation** ``0`` = horizontal plane, ``+π/2`` = straight up;
 * **distance** in metres from the receiver centre.
 
@@ -79,10 +79,12 @@ def angular_distance(
     """Great-circle angle between two directions, radians in ``[0, π]``.
 
     This is *the* angular error of spatialrep: every metric and baseline uses it. Uses the numerically stable
-    Vincenty form (accurate for tiny and near-antipodal angles). For azimuth-only problems pass zero elevations:
-    the result is then the wrapped absolute azimuth difference.
+    Vincenty form (accurate for tiny and near-antipodal angles). For azimuth-only problems pass zero
+    elevations: the result is then the wrapped absolute azimuth difference.
     """
-    az1, el1, az2, el2 = (np.asarray(v, dtype=np.float64) for v in (azimuth1, elevation1, azimuth2, elevation2))
+    az1, el1, az2, el2 = (
+        np.asarray(v, dtype=np.float64) for v in (azimuth1, elevation1, azimuth2, elevation2)
+    )
     d_az = az2 - az1
     sin_el1, cos_el1 = np.sin(el1), np.cos(el1)
     sin_el2, cos_el2 = np.sin(el2), np.cos(el2)

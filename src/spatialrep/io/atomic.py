@@ -1,4 +1,4 @@
-"""Write files under a temporary name and rename when complete, so a killed job leaves nothing half-written."""
+"""Write files under a temporary name, then rename: a killed job leaves nothing half-written."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.name}.", suffix=(final.suffix if suffix is None else suffix) + ".part", dir=final.parent
+        prefix=f".{final.name}.",
+        suffix=(final.suffix if suffix is None else suffix) + ".part",
+        dir=final.parent,
     )
     os.close(fd)
     tmp = Path(tmp_name)

@@ -38,11 +38,13 @@ class SceneRenderer:
         self, config: SceneConfig, *, receiver: Receiver | None = None, source_bank: SourceBank | None = None
     ) -> None:
         self.config = config
-        self.receiver = receiver if receiver is not None else make_receiver(config.receiver, config.sample_rate)
+        self.receiver = (
+            receiver if receiver is not None else make_receiver(config.receiver, config.sample_rate)
+        )
         if self.receiver.sample_rate != config.sample_rate:
             raise ValueError(
-                f"receiver {self.receiver.name!r} runs at {self.receiver.sample_rate} Hz but the config asks for "
-                f"{config.sample_rate} Hz"
+                f"receiver {self.receiver.name!r} runs at {self.receiver.sample_rate} Hz but the config asks "
+                f"for {config.sample_rate} Hz"
             )
         bank = source_bank if source_bank is not None else make_source_bank(config.source)
         if config.source_units:
@@ -50,7 +52,9 @@ class SceneRenderer:
         self.source_bank = bank
         self._speech_bank: SourceBank | None = None
         for noise_type in config.noise_types:
-            make_noise_signal_factory(noise_type, config.sample_rate, speech_bank=self._babble_bank(noise_type))
+            make_noise_signal_factory(
+                noise_type, config.sample_rate, speech_bank=self._babble_bank(noise_type)
+            )
 
     def _babble_bank(self, noise_type: str) -> SourceBank | None:
         if noise_type != "babble":
@@ -92,7 +96,9 @@ class SceneRenderer:
         clean_reverb = np.zeros((len(targets), channels, n))
         classes, source_ids, drrs = [], [], []
         for k, source in enumerate(targets):
-            clip = self.source_bank.sample(np.random.default_rng(source.seed), cfg.duration_s, cfg.sample_rate)
+            clip = self.source_bank.sample(
+                np.random.default_rng(source.seed), cfg.duration_s, cfg.sample_rate
+            )
             response = self._response(spec, source)
             dry[k] = clip.signal
             clean_reverb[k] = fft_convolve(clip.signal[None, :], response.full)[:, :n]
@@ -105,7 +111,9 @@ class SceneRenderer:
 
         noise = np.zeros((channels, n))
         for source in interferers:
-            factory = make_noise_signal_factory(spec.noise_type, cfg.sample_rate, self._babble_bank(spec.noise_type))
+            factory = make_noise_signal_factory(
+                spec.noise_type, cfg.sample_rate, self._babble_bank(spec.noise_type)
+            )
             signal = factory(np.random.default_rng(source.seed), n)
             wet = fft_convolve(signal[None, :], self._response(spec, source).full)[:, :n]
             gain = math.sqrt(target_power * 10 ** (source.level_db / 10) / max(float(np.mean(wet**2)), 1e-20))

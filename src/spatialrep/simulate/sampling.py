@@ -43,7 +43,9 @@ def _sample_direction(rng: np.random.Generator, config: SceneConfig) -> tuple[fl
     return float(wrap_angle(azimuth)), elevation
 
 
-def _sample_targets(rng: np.random.Generator, config: SceneConfig, count: int) -> list[tuple[float, float, float]]:
+def _sample_targets(
+    rng: np.random.Generator, config: SceneConfig, count: int
+) -> list[tuple[float, float, float]]:
     """``count`` (azimuth, elevation, distance) triples at least ``min_separation_deg`` apart."""
     min_sep = math.radians(config.min_separation_deg)
     for _ in range(_MAX_TRIES):
@@ -55,8 +57,8 @@ def _sample_targets(rng: np.random.Generator, config: SceneConfig, count: int) -
         if len(picked) == count:
             return picked
     raise PlacementError(
-        f"cannot place {count} sources at least {config.min_separation_deg}° apart in region {config.region!r}; "
-        "lower min_separation_deg or num_sources"
+        f"cannot place {count} sources at least {config.min_separation_deg}° apart in region "
+        f"{config.region!r}; lower min_separation_deg or num_sources"
     )
 
 
@@ -65,7 +67,10 @@ def _room_id(size: tuple[float, float, float], rt60: float) -> str:
 
 
 def _place_in_room(
-    rng: np.random.Generator, config: SceneConfig, room: ShoeboxRoom, offsets: list[tuple[float, float, float]]
+    rng: np.random.Generator,
+    config: SceneConfig,
+    room: ShoeboxRoom,
+    offsets: list[tuple[float, float, float]],
 ) -> tuple[tuple[float, float, float], float]:
     """Receiver position and yaw such that every source offset lies inside the room with the wall margin."""
     size = np.asarray(room.size, dtype=np.float64)
@@ -79,8 +84,13 @@ def _place_in_room(
             f"{config.receiver_height_m} m"
         )
     for _ in range(_MAX_TRIES):
-        receiver = np.array([rng.uniform(margin, size[0] - margin), rng.uniform(margin, size[1] - margin),
-                             rng.uniform(h_lo, h_hi)])
+        receiver = np.array(
+            [
+                rng.uniform(margin, size[0] - margin),
+                rng.uniform(margin, size[1] - margin),
+                rng.uniform(h_lo, h_hi),
+            ]
+        )
         yaw = float(rng.uniform(-math.pi, math.pi))
         world = receiver + rotate_yaw(local, yaw)
         if np.all(world >= margin) and np.all(world <= size - margin):
@@ -106,8 +116,16 @@ def sample_scene(config: SceneConfig, seed: int, index: int) -> SceneSpec:
     for k, (az, el, dist) in enumerate(placements):
         is_target = k < num_targets
         level = 0.0 if is_target else -_uniform(rng, config.interferer_sir_range_db)
-        sources.append(SourceSpec(az, el, dist, seed=int(rng.integers(2**62)),
-                                  role="target" if is_target else "interferer", level_db=level))
+        sources.append(
+            SourceSpec(
+                az,
+                el,
+                dist,
+                seed=int(rng.integers(2**62)),
+                role="target" if is_target else "interferer",
+                level_db=level,
+            )
+        )
     room: ShoeboxRoom | None = None
     receiver_position: tuple[float, float, float] | None = None
     yaw = 0.0

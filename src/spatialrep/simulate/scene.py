@@ -2,8 +2,8 @@
 
 A :class:`SceneSpec` is everything random about one example, drawn from a
 :class:`~spatialrep.simulate.scene_config.SceneConfig` by :mod:`spatialrep.simulate.sampling`; rendering it
-(:mod:`spatialrep.simulate.render`) is then deterministic. Positions of sources are given relative to the receiver
-in its own frame (radians, metres); the room fixes where the receiver stands and which way it faces.
+(:mod:`spatialrep.simulate.render`) is then deterministic. Positions of sources are given relative to the
+receiver in its own frame (radians, metres); the room fixes where the receiver stands and which way it faces.
 """
 
 from __future__ import annotations
@@ -96,9 +96,9 @@ class RenderedScene:
     labels: dict[str, Any] = field(default_factory=dict)
 
     def signal(self, name: str) -> np.ndarray:
-        """A signal by name; the per-source ones are summed over sources to ``(C, T)`` (``dry``: ``(S, T)``)."""
+        """A signal by name; per-source ones are summed to ``(C, T)`` (``dry`` stays ``(S, T)``)."""
         if name in ("noisy", "noise", "dry"):
-            return getattr(self, name)  # type: ignore[no-any-return]
+            return getattr(self, name)
         if name in ("clean_direct", "clean_reverb"):
-            return getattr(self, name).sum(axis=0)  # type: ignore[no-any-return]
+            return getattr(self, name).sum(axis=0)
         raise ValueError(f"unknown signal {name!r}; valid: noisy, clean_direct, clean_reverb, dry, noise")

@@ -18,7 +18,9 @@ ROOM_KINDS = ("shoebox", "anechoic")
 SIGNALS = ("noisy", "clean_direct", "clean_reverb", "dry", "noise")
 
 
-def _check_range(name: str, value: tuple[float, float], low: float = -math.inf, high: float = math.inf) -> None:
+def _check_range(
+    name: str, value: tuple[float, float], low: float = -math.inf, high: float = math.inf
+) -> None:
     lo, hi = value
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name} must be finite, got {value}")
@@ -89,15 +91,19 @@ class SceneConfig:
             raise ValueError(f"duration_s must be a positive number of seconds, got {self.duration_s!r}")
         lo, hi = self.num_sources
         if lo < 1 or hi < lo:
-            raise ValueError(f"num_sources must be a range (min, max) with 1 <= min <= max, got {self.num_sources}")
+            raise ValueError(
+                f"num_sources must be a range (min, max) with 1 <= min <= max, got {self.num_sources}"
+            )
         if self.region not in REGIONS:
             raise ValueError(f"unknown region {self.region!r}; valid: {', '.join(REGIONS)}")
         _check_range("azimuth_range_deg", self.azimuth_range_deg, -180.0, 180.0)
         _check_range("elevation_range_deg", self.elevation_range_deg, -90.0, 90.0)
         _check_range("distance_range_m", self.distance_range_m)
         if self.distance_range_m[0] <= 0:
-            raise ValueError(f"distance_range_m must be positive (a source cannot sit inside the head), got "
-                             f"{self.distance_range_m}")
+            raise ValueError(
+                f"distance_range_m must be positive (a source cannot sit inside the head), got "
+                f"{self.distance_range_m}"
+            )
         if not (math.isfinite(self.min_separation_deg) and 0 <= self.min_separation_deg < 180):
             raise ValueError(f"min_separation_deg must lie in [0, 180), got {self.min_separation_deg}")
         if self.room not in ROOM_KINDS:
@@ -119,8 +125,9 @@ class SceneConfig:
         _check_range("snr_range_db", self.snr_range_db)
         lo, hi = self.num_interferers
         if lo < 0 or hi < lo:
-            raise ValueError(f"num_interferers must be a range (min, max) with 0 <= min <= max, got "
-                             f"{self.num_interferers}")
+            raise ValueError(
+                f"num_interferers must be a range (min, max) with 0 <= min <= max, got {self.num_interferers}"
+            )
         _check_range("interferer_sir_range_db", self.interferer_sir_range_db)
 
     @property
@@ -136,4 +143,4 @@ class SceneConfig:
 
     @property
     def num_samples(self) -> int:
-        return int(round(self.duration_s * self.sample_rate))
+        return round(self.duration_s * self.sample_rate)
