@@ -1,0 +1,488 @@
+"""Render a dataset to disk: shards, manifests, label budgets, ``dataset.json``; resumable after a kill.
+
+Layout of a dataset folder::
+
+    DIR/
+      dataset.json              resolved plan, library versions, seed, counts, durations (written last)
+      config.yaml               the resolved DatasetConfig
+      manifest.csv              every example, split by split, shard by shard
+      budgets/<name>.csv        nested labelled subsets of the training split (manifest rows)
+      train/00000/              one folder per shard: <id>.<signal>.flac ... and shard.csv
+      .spatialrep-render.json   what is being rendered here (checked when the command is rerun)
+
+A shard is rendered into a hidden temporary folder and renamed when all its files and its ``shard.csv`` are
+written, so a shard folder either is complete or does not exist. Rerunning the same command skips finished
+shards and ends with exactly the bytes an uninterrupted run writes, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import platform
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+from tqdm.auto import tqdm
+
+from spatialrep.config import save_config, to_dict
+from spatialrep.data.config import DatasetConfig
+from spatialrep.data.executors import run_tasks
+from spatialrep.data.manifest import (
+    BUDGETS_DIR,
+    MANIFEST,
+    PATH_SUFFIX,
+    decode_cell,
+    read_table,
+    table_text,
+    write_manifest,
+)
+from spatialrep.data.splits import DatasetPlan, ShardTask, SplitPlan, plan_dataset, select_budgets
+from spatialrep.io.atomic import atomic_write_text
+from spatialrep.io.audio import write_audio
+from spatialrep.simulate.scene import RenderedScene, SceneSpec
+from spatialrep.simulate.scene_config import SceneConfig
+
+FORMAT = "spatialrep-dataset"
+FORMAT_VERSION = 1
+DATASET_JSON = "dataset.json"
+CONFIG_YAML = "config.yaml"
+STATE = ".spatialrep-render.json"
+LOCK = ".spatialrep-render.lock"
+SHARD_MANIFEST = "shard.csv"
+_TMP_PREFIX = ".tmp-"
+_OWN_ENTRIES = (DATASET_JSON, CONFIG_YAML, MANIFEST, BUDGETS_DIR, STATE, LOCK, "train", "val", "test")
+_VERSIONED = (
+    "spatialrep",
+    "numpy",
+    "scipy",
+    "soundfile",
+    "pyroomacoustics",
+    "sofar",
+    "espeakng-loader",
+    "tinysoundfont",
+    "pretty_midi",
+)
+
+
+class Renderer(Protocol):
+    def render(self, spec: SceneSpec) -> RenderedScene: ...
+
+
+RendererFactory = Callable[[SceneConfig], Renderer]
+
+
+class ShardError(ValueError):
+    """Rendering a shard failed; the message names the shard and the cause. Nothing of the shard remains."""
+
+
+class DatasetExistsError(ValueError):
+    """The output folder holds something else than the dataset being rendered."""
+
+
+def default_renderer(scene: SceneConfig) -> Renderer:
+    """The simulator's :class:`~spatialrep.simulate.render.SceneRenderer` (with ``noise:...`` excitations)."""
+    from spatialrep.data.excitation import make_bank
+    from spatialrep.simulate.render import SceneRenderer
+
+    return SceneRenderer(scene, source_bank=make_bank(scene.source))
+
+
+_RENDERERS: dict[tuple[Any, str], Renderer] = {}
+_MAX_RENDERERS = 4
+
+
+def cached_renderer(factory: RendererFactory, scene: SceneConfig) -> Renderer:
+    """A renderer per (factory, scene) in this process: building one loads HRTFs and source banks."""
+    key = (factory, json.dumps(to_dict(scene), sort_keys=True))
+    if key not in _RENDERERS:
+        if len(_RENDERERS) >= _MAX_RENDERERS:
+            _RENDERERS.pop(next(iter(_RENDERERS)))
+        _RENDERERS[key] = factory(scene)
+    return _RENDERERS[key]
+
+
+# -------------------------------------------------------------------------------------------------- shards
+
+
+def example_id(split: str, index: int) -> str:
+    return f"{split}-{index:07d}"
+
+
+def shard_folder(task: ShardTask) -> str:
+    """Folder of a shard relative to the dataset root, e.g. ``train/00003``."""
+    return f"{task.split.name}/{task.shard:05d}"
+
+
+def example_row(
+    split: SplitPlan, index: int, labels: Mapping[str, Any], paths: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A manifest row: ``id``, ``split``, ``index``, the signal paths, then the labels."""
+    row: dict[str, Any] = {"id": example_id(split.name, index), "split": split.name, "index": index}
+    for signal, path in (paths or {}).items():
+        row[signal + PATH_SUFFIX] = path
+    row.update({k: v for k, v in labels.items() if k not in row})
+    return row
+
+
+def render_example(split: SplitPlan, index: int, renderer: Renderer) -> RenderedScene:
+    """Render example ``index`` of ``split`` (pure: depends on the plan and the index only)."""
+    return renderer.render(split.spec(index))
+
+
+def render_shard(
+    task: ShardTask,
+    *,
+    out_dir: str,
+    signals: Sequence[str],
+    audio_format: str,
+    renderer_factory: RendererFactory = default_renderer,
+) -> tuple[str, int]:
+    """Render one shard into ``out_dir`` under a temporary name, then rename it into place.
+
+    Returns:
+        ``(shard key, number of examples)``.
+
+    Raises:
+        ShardError: anything failed; the temporary folder is removed.
+    """
+    root = Path(out_dir)
+    relative = shard_folder(task)
+    final = root / relative
+    tmp = root / task.split.name / f"{_TMP_PREFIX}{task.shard:05d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir(parents=True)
+        renderer = cached_renderer(renderer_factory, task.split.scene)
+        rows = []
+        for index in range(task.start, task.stop):
+            rendered = render_example(task.split, index, renderer)
+            paths = {}
+            for signal in signals:
+                name = f"{example_id(task.split.name, index)}.{signal}.{audio_format}"
+                write_audio(tmp / name, rendered.signal(signal), rendered.sample_rate, subtype="PCM_24")
+                paths[signal] = f"{relative}/{name}"
+            rows.append(example_row(task.split, index, rendered.labels, paths))
+        write_manifest(tmp / SHARD_MANIFEST, rows)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / SHARD_MANIFEST).is_file():
+                raise
+            shutil.rmtree(tmp)  # an identical shard was finished meanwhile (a retried task): keep that one
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ShardError(
+            f"rendering shard {task.key} (examples {task.start}..{task.stop - 1}) into {root} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return task.key, task.num_examples
+
+
+# ---------------------------------------------------------------------------------------- output folder
+
+
+def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            out += _diff(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    if old != new:
+        shown = [json.dumps(v)[:60] for v in (old, new)]
+        return [f"{prefix.rstrip('.')} ({shown[0]} there, {shown[1]} now)"]
+    return []
+
+
+def _stored_state(out: Path) -> dict[str, Any] | None:
+    for name in (STATE, DATASET_JSON):
+        path = out / name
+        if path.is_file():
+            try:
+                state = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise DatasetExistsError(
+                    f"{path} is unreadable ({exc}); pass --overwrite to start afresh"
+                ) from exc
+            if isinstance(state, dict):
+                return state
+    return None
+
+
+def _remove_own(out: Path) -> None:
+    for name in _OWN_ENTRIES:
+        if name == LOCK:
+            continue
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    with (out / LOCK).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise DatasetExistsError(
+                f"another process is rendering into {out}; wait for it or stop it"
+            ) from exc
+        yield
+
+
+def prepare_output(out: Path, plan: DatasetPlan, overwrite: bool) -> None:
+    """Claim ``out`` for ``plan``: new or empty, the same dataset (resume), or ours to replace (overwrite).
+
+    Raises:
+        DatasetExistsError: a dataset of another config (without ``overwrite``), or a non-empty folder that
+            holds no spatialrep dataset.
+    """
+    if out.exists() and not out.is_dir():
+        raise DatasetExistsError(f"output path {out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    state = _stored_state(out)
+    if state is None:
+        foreign = sorted(p.name for p in out.iterdir() if p.name != LOCK)
+        if foreign:
+            shown = ", ".join(foreign[:3]) + ("..." if len(foreign) > 3 else "")
+            raise DatasetExistsError(
+                f"output folder {out} is not empty and holds no spatialrep dataset ({shown}); choose a new "
+                "or empty folder"
+            )
+    elif state.get("fingerprint") != plan.fingerprint:
+        if not overwrite and state.get("kind") == "imported":
+            raise DatasetExistsError(
+                f"output folder {out} holds an imported dataset; choose another folder or pass "
+                "--overwrite to replace it"
+            )
+        if not overwrite:
+            differences = _diff(state.get("plan", {}), plan.to_dict()) or ["the stored plan is unreadable"]
+            raise DatasetExistsError(
+                f"output folder {out} holds a dataset of another config (differs in "
+                f"{'; '.join(differences[:3])}{'; ...' if len(differences) > 3 else ''}); rerun the command "
+                "that made it to resume it, or "
+                "pass --overwrite to replace it"
+            )
+        _remove_own(out)
+        state = None
+    versions = library_versions()
+    if state is not None:  # the same dataset: resume
+        before = state.get("versions") or {}
+        changed = sorted(k for k in versions if k in before and before[k] != versions[k])
+        if changed:
+            warnings.warn(
+                f"resuming {out} with other library versions than it was started with ("
+                + ", ".join(f"{k} {before[k]} -> {versions[k]}" for k in changed)
+                + "); shards rendered now may differ slightly from those rendered before",
+                stacklevel=3,
+            )
+        if (out / STATE).is_file():
+            return
+    state_json = {
+        "format": FORMAT,
+        "fingerprint": plan.fingerprint,
+        "versions": versions,
+        "plan": plan.to_dict(),
+    }
+    atomic_write_text(out / STATE, json.dumps(state_json, indent=1))
+
+
+def _remove_temporaries(out: Path) -> None:
+    for split in ("train", "val", "test"):
+        folder = out / split
+        if folder.is_dir():
+            for path in folder.glob(f"{_TMP_PREFIX}*"):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def shard_done(out: Path, task: ShardTask) -> bool:
+    return (out / shard_folder(task) / SHARD_MANIFEST).is_file()
+
+
+# ------------------------------------------------------------------------------------------------ assembly
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and of the libraries that shape the rendered bytes."""
+    import soundfile
+
+    versions = {"python": platform.python_version(), "libsndfile": soundfile.__libsndfile_version__}
+    for name in _VERSIONED:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+def _duration(row: Mapping[str, Any]) -> float:
+    start, end = row.get("start_s"), row.get("end_s")
+    if isinstance(start, int | float) and isinstance(end, int | float):
+        return float(end) - float(start)
+    return float(row.get("duration_s") or 0.0)
+
+
+def assemble(out: Path, plan: DatasetPlan) -> dict[str, Any]:
+    """Join the shard manifests (in shard order) into ``manifest.csv``, write budgets and ``dataset.json``.
+
+    Returns:
+        The content of ``dataset.json``.
+    """
+    # Raw cells are copied, never decoded and re-encoded, so the manifest holds exactly the shards' bytes.
+    header: list[str] = []
+    records: list[list[str]] = []
+    for task in plan.shards():
+        shard_header, shard_records = read_table(out / shard_folder(task) / SHARD_MANIFEST)
+        if not header:
+            header = shard_header
+        elif shard_header != header:  # only if the renderer's labels changed between shards
+            header += [c for c in shard_header if c not in header]
+        records += [[dict(zip(shard_header, r)).get(c, "") for c in header] for r in shard_records]
+    atomic_write_text(out / MANIFEST, table_text(header, records))
+    rows = [{c: decode_cell(c, v) for c, v in zip(header, r)} for r in records]
+    config = plan.config
+    train = [k for k, r in enumerate(rows) if r["split"] == "train"]
+    budgets = select_budgets([_duration(rows[k]) for k in train], config.budgets, config.seed)
+    budget_dir = out / BUDGETS_DIR
+    for budget in budgets:
+        selected = [records[train[i]] for i in budget.rows]
+        atomic_write_text(budget_dir / f"{budget.name}.csv", table_text(header, selected))
+    splits = {}
+    for split in plan.splits:
+        part = [r for r in rows if r["split"] == split.name]
+        seconds = sum(_duration(r) for r in part)
+        splits[split.name] = {
+            "num_examples": len(part),
+            "num_shards": -(-split.num_examples // config.shard_size),
+            "duration_s": round(seconds, 6),
+            "hours": round(seconds / 3600, 6),
+            "receiver": split.scene.receiver,
+            "source": split.scene.source,
+            "num_source_units": len(split.scene.source_units) or None,
+            "shared_classes": list(split.shared_classes),
+        }
+    total = sum(_duration(r) for r in rows)
+    info = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": "simulated",
+        "name": config.name,
+        "seed": config.seed,
+        "fingerprint": plan.fingerprint,
+        "num_examples": len(rows),
+        "duration_s": round(total, 6),
+        "hours": round(total / 3600, 6),
+        "sample_rate": config.scene.sample_rate,
+        "signals": list(config.signals),
+        "audio_format": config.audio_format,
+        "manifest": MANIFEST,
+        "splits": splits,
+        "budgets": {
+            b.name: {
+                "file": f"{BUDGETS_DIR}/{b.name}.csv",
+                "requested_s": b.seconds,
+                "num_examples": len(b.rows),
+                "duration_s": round(b.duration_s, 6),
+                "truncated": b.truncated,
+            }
+            for b in budgets
+        },
+        "versions": library_versions(),
+        "plan": plan.to_dict(),
+    }
+    save_config(config, out / CONFIG_YAML)
+    atomic_write_text(out / DATASET_JSON, json.dumps(info, indent=2) + "\n")
+    return info
+
+
+# ------------------------------------------------------------------------------------------------- driver
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """What :func:`render_dataset` did.
+
+    Attributes:
+        info: the content of ``dataset.json``.
+        rendered_shards: shards rendered by this call.
+        skipped_shards: shards found finished (resume).
+    """
+
+    info: dict[str, Any]
+    rendered_shards: int
+    skipped_shards: int
+
+
+def render_dataset(
+    config: DatasetConfig,
+    out: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    executor: str = "local",
+    overwrite: bool = False,
+    progress: bool = False,
+    renderer_factory: RendererFactory = default_renderer,
+) -> RenderReport:
+    """Render ``config`` into the folder ``out`` (see the module docstring for the layout); resumable.
+
+    Args:
+        config: the dataset.
+        out: output folder (created).
+        workers: parallel processes (``local``; default every core) or CPUs of a local Ray instance.
+        executor: ``local`` or ``ray`` (see :func:`spatialrep.data.executors.run_tasks`).
+        overwrite: replace a dataset of another config found in ``out``.
+        progress: show a progress bar (examples per second, time left).
+        renderer_factory: builds the renderer of a split's scene in each worker (picklable).
+
+    Returns:
+        A :class:`RenderReport`.
+
+    Raises:
+        DatasetExistsError: ``out`` holds another dataset or foreign files, or is being rendered into.
+        ShardError: a shard failed (finished shards stay; rerun to resume).
+        ValueError: an invalid config or executor.
+    """
+    plan = plan_dataset(config)
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise DatasetExistsError(f"output path {root} is a file, not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    had_lock = (root / LOCK).exists()
+    with _locked(root):
+        try:
+            prepare_output(root, plan, overwrite)
+        except DatasetExistsError:
+            if not had_lock:  # leave a refused folder as it was
+                (root / LOCK).unlink(missing_ok=True)
+            raise
+        _remove_temporaries(root)
+        tasks = plan.shards()
+        pending = [t for t in tasks if not shard_done(root, t)]
+        total = sum(t.num_examples for t in tasks)
+        work = partial(
+            render_shard,
+            out_dir=str(root),
+            signals=tuple(config.signals),
+            audio_format=config.audio_format,
+            renderer_factory=renderer_factory,
+        )
+        with tqdm(
+            total=total,
+            initial=total - sum(t.num_examples for t in pending),
+            unit="ex",
+            desc=f"rendering {config.name}",
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
+            for _, count in run_tasks(work, pending, executor=executor, workers=workers):
+                bar.update(count)
+        info = assemble(root, plan)
+    return RenderReport(info, len(pending), len(tasks) - len(pending))

@@ -1,0 +1,254 @@
+"""Rendering to disk: determinism across workers, resume, refusals, failures mid-shard, splits, budgets."""
+
+import fcntl
+import json
+import math
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+import spatialrep.data.writer as writer
+from spatialrep.data.executors import run_tasks
+from spatialrep.data.manifest import read_rows
+from spatialrep.data.presets import load_dataset_config
+from spatialrep.data.writer import DatasetExistsError, ShardError, render_dataset
+
+# Small but with several shards per split, an unseen head for the test split and disjoint voices.
+OVERRIDES = ["num_examples=10", "shard_size=3", "splits.test.overrides.receiver=sphere"]
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative path -> bytes), the lock file excepted."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != writer.LOCK
+    }
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_dataset_config("binaural-speech-tiny", OVERRIDES)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, config):
+    out = tmp_path_factory.mktemp("reference")
+    report = render_dataset(config, out, workers=1)
+    assert report.rendered_shards == 5 and report.skipped_shards == 0
+    return out
+
+
+def test_layout_manifest_and_dataset_json(reference, config):
+    rows = read_rows(reference / "manifest.csv")
+    assert [r["split"] for r in rows] == ["train"] * 8 + ["val"] + [
+        "test"
+    ]  # 7.5/1.25/1.25 by largest remainder
+    assert [r["index"] for r in rows] == [*range(8), 0, 0]
+    for row in rows:
+        for signal in ("noisy", "clean_direct", "dry"):
+            assert (reference / row[f"{signal}_path"]).is_file()
+        assert len(row["azimuth_deg"]) == row["num_sources"] == 1 and row["class"] == ["speech"]
+        assert -90 <= row["azimuth_deg"][0] <= 90 and row["elevation_deg"] == [0.0]
+        assert 0.2 <= row["rt60_s"] <= 0.4 and -5 <= row["snr_db"] <= 20
+    info = json.loads((reference / "dataset.json").read_text())
+    assert info["num_examples"] == 10 and info["seed"] == 0 and info["name"] == "binaural-speech-tiny"
+    assert info["splits"]["train"]["num_examples"] == 8 and info["splits"]["train"]["num_shards"] == 3
+    assert math.isclose(info["duration_s"], 5.0) and "numpy" in info["versions"]
+    assert info["plan"]["config"]["scene"]["duration_s"] == 0.5
+    assert load_dataset_config(reference / "config.yaml") == config
+    assert not list(reference.rglob(".tmp-*"))
+
+
+def test_identical_bytes_with_one_or_two_workers(reference, config, tmp_path):
+    render_dataset(config, tmp_path, workers=2)
+    assert tree(tmp_path) == tree(reference)
+
+
+def test_splits_are_disjoint_in_voices_rooms_and_heads(reference):
+    rows = read_rows(reference / "manifest.csv")
+
+    def voices(split):
+        return {r["source_id"][0].split(":")[1] for r in rows if r["split"] == split}
+
+    assert not voices("train") & voices("test") and not voices("train") & voices("val")
+    rooms = {s: {r["room_id"] for r in rows if r["split"] == s} for s in ("train", "test")}
+    assert not rooms["train"] & rooms["test"]
+    assert {r["receiver"] for r in rows if r["split"] == "test"} == {"sphere"}
+    assert {r["receiver"] for r in rows if r["split"] == "train"} == {"mit_kemar_normal_pinna"}
+
+
+def test_budgets_are_nested_manifest_views(reference):
+    manifest_lines = set((reference / "manifest.csv").read_text().splitlines()[1:])
+    budgets = {}
+    for name in ("10min", "1h", "10h"):
+        lines = (reference / "budgets" / f"{name}.csv").read_text().splitlines()
+        assert lines[0] == (reference / "manifest.csv").read_text().splitlines()[0]
+        assert set(lines[1:]) <= manifest_lines
+        budgets[name] = [r["id"] for r in read_rows(reference / "budgets" / f"{name}.csv")]
+    assert all(i.startswith("train-") for i in budgets["10h"])
+    assert set(budgets["10min"]) < set(budgets["1h"]) < set(budgets["10h"])
+    assert [len(budgets[n]) for n in ("10min", "1h", "10h")] == [2, 5, 8]  # 1 s, 2.5 s, 5 s (capped at 4 s)
+    info = json.loads((reference / "dataset.json").read_text())
+    assert info["budgets"]["10h"]["truncated"] and not info["budgets"]["1h"]["truncated"]
+
+
+def test_resume_skips_finished_shards_and_ends_with_the_same_bytes(reference, config, tmp_path):
+    out = tmp_path / "ds"
+    out.mkdir()
+    for name, data in tree(reference).items():
+        if not name.startswith("train/00001/") and name not in ("manifest.csv", "dataset.json"):
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            (out / name).write_bytes(data)
+    stale = out / "train" / ".tmp-00001-123-abcd"  # what a killed run leaves
+    stale.mkdir()
+    (stale / "train-0000003.noisy.flac").write_bytes(b"partial")
+    report = render_dataset(config, out, workers=1)
+    assert (report.rendered_shards, report.skipped_shards) == (1, 4)
+    assert tree(out) == tree(reference)
+    again = render_dataset(config, out, workers=1)
+    assert (again.rendered_shards, again.skipped_shards) == (0, 5)
+    assert tree(out) == tree(reference)
+
+
+def test_another_config_is_refused_unless_overwrite(reference, config, tmp_path):
+    out = tmp_path / "ds"
+    out.mkdir()
+    for name, data in tree(reference).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+    other = load_dataset_config("binaural-speech-tiny", [*OVERRIDES, "seed=5", "num_examples=3"])
+    with pytest.raises(DatasetExistsError, match=r"another config.*seed.*resume.*--overwrite"):
+        render_dataset(other, out, workers=1)
+    assert tree(out) == tree(reference)
+    render_dataset(other, out, workers=1, overwrite=True)
+    rows = read_rows(out / "manifest.csv")
+    assert len(rows) == 3 and not (out / "train" / "00002").exists()
+    assert json.loads((out / "dataset.json").read_text())["seed"] == 5
+
+
+def test_foreign_folder_is_refused_even_with_overwrite(config, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(DatasetExistsError, match=r"not empty and holds no spatialrep dataset.*notes.txt"):
+            render_dataset(config, tmp_path, workers=1, overwrite=overwrite)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    with pytest.raises(DatasetExistsError, match="is a file"):
+        render_dataset(config, tmp_path / "notes.txt", workers=1)
+
+
+def test_a_locked_folder_is_refused(config, tmp_path):
+    cheap = load_dataset_config(
+        "binaural-speech-tiny",
+        ["num_examples=1", "splits.train.size=1", "splits.val.size=0", "splits.test.size=0"],
+    )
+    tmp_path.joinpath(writer.LOCK).touch()
+    with tmp_path.joinpath(writer.LOCK).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with pytest.raises(DatasetExistsError, match="another process"):
+            render_dataset(cheap, tmp_path, workers=1)
+
+
+def test_write_failure_mid_shard_leaves_no_partial_shard(config, tmp_path, monkeypatch):
+    calls = []
+    real_write = writer.write_audio
+
+    def failing_write(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(writer, "write_audio", failing_write)
+    with pytest.raises(ShardError, match=r"shard train/00000.*No space left"):
+        render_dataset(config, tmp_path, workers=1)
+    assert len(calls) == 3
+    assert not (tmp_path / "train" / "00000").exists()
+    assert not list(tmp_path.rglob(".tmp-*")) and not list(tmp_path.rglob("*.flac"))
+    assert not (tmp_path / "manifest.csv").exists() and not (tmp_path / "dataset.json").exists()
+
+
+def test_grid_dataset_places_targets_on_the_grid(tmp_path):
+    config = load_dataset_config(
+        "binaural-grid-tiny", ["num_examples=7", "splits.train.size=5", "splits.test.size=2", "shard_size=5"]
+    )
+    render_dataset(config, tmp_path, workers=1)
+    rows = read_rows(tmp_path / "manifest.csv")
+    train = [r for r in rows if r["split"] == "train"]
+    assert sorted(round(r["azimuth_deg"][0], 4) for r in train) == [-90.0, -45.0, 0.0, 45.0, 90.0]
+    assert {r["room_id"].split("-rt")[0] for r in rows} == {"shoebox-5.00x4.00x3.00"}
+    assert {r["class"][0] for r in train} == {"white"}
+    assert {r["class"][0] for r in rows if r["split"] == "test"} == {"speech"}
+
+
+def test_run_tasks_guards_and_errors():
+    with pytest.raises(ValueError, match=r"unknown executor 'dask'.*local, ray"):
+        list(run_tasks(abs, [1], executor="dask"))
+    with pytest.raises(ValueError, match="workers"):
+        list(run_tasks(abs, [1], workers=0))
+    assert sorted(run_tasks(abs, [-1, -2, 3], workers=1)) == [1, 2, 3]
+    with pytest.raises(ValueError, match="math domain"):
+        list(run_tasks(math.sqrt, [4.0, -1.0], workers=1))
+
+
+def test_ray_executor_gives_the_same_bytes(reference, config, tmp_path):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        render_dataset(config, tmp_path, executor="ray")
+    finally:
+        ray.shutdown()
+    assert tree(tmp_path) == tree(reference)
+
+
+def test_resuming_with_other_library_versions_warns(reference, config, tmp_path, monkeypatch):
+    for name, data in tree(reference).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    real = writer.library_versions
+    monkeypatch.setattr(writer, "library_versions", lambda: {**real(), "numpy": "0.0.1"})
+    with pytest.warns(UserWarning, match=r"other library versions.*numpy .* -> 0\.0\.1"):
+        report = render_dataset(config, tmp_path, workers=1)
+    assert report.skipped_shards == 5
+
+
+def test_missing_ray_is_one_clear_error(monkeypatch):
+    import builtins
+
+    from spatialrep.data.executors import ExecutorUnavailableError
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ExecutorUnavailableError, match=r"spatialrep\[ray\]") as caught:
+        list(run_tasks(abs, [1], executor="ray"))
+    assert isinstance(caught.value, ValueError)
+
+
+def test_progress_bar_shows_rate_and_time_left(tmp_path, capsys):
+    cheap = load_dataset_config(
+        "binaural-speech-tiny",
+        ["num_examples=2", "shard_size=1", "splits.train.size=2", "splits.val.size=0", "splits.test.size=0"],
+    )
+    render_dataset(cheap, tmp_path, workers=1, progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "ex/s" in err and "<00:00" in err
+    render_dataset(cheap, tmp_path / "quiet", workers=1)
+    assert capsys.readouterr().err == ""
+
+
+def test_array_preset_renders_four_channels(tmp_path):
+    config = load_dataset_config("array4-events-tiny", ["num_examples=3", "shard_size=3"])
+    render_dataset(config, tmp_path, workers=1)
+    rows = read_rows(tmp_path / "manifest.csv")
+    assert {r["num_channels"] for r in rows} == {4} and {r["receiver"] for r in rows} == {"circular4"}
+    data, rate = sf.read(tmp_path / rows[0]["noisy_path"], always_2d=True)
+    assert data.shape == (8000, 4) and rate == 16000
+    assert all(-40 <= e <= 40 for r in rows for e in r["elevation_deg"])
