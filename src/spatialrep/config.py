@@ -42,7 +42,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
                 return _coerce(value, arg, where)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(f"{where}: {value!r} matches none of {annotation}")
+        raise ConfigError(f"{where}: {value!r} matches none of {annotation} ({'; '.join(errors)})")
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
         if isinstance(value, annotation):
             return value

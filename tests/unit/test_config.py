@@ -95,3 +95,8 @@ def test_scene_config_regions():
     assert custom.direction_ranges_deg == ((-30.0, 30.0), (-10.0, 10.0))
     assert SceneConfig(duration_s=0.5, sample_rate=16000).num_samples == 8000
     assert math.isfinite(SceneConfig().snr_range_db[0])
+
+
+def test_optional_field_error_keeps_the_inner_reason():
+    with pytest.raises(ConfigError, match="maybe.*expected a number"):
+        load_config(Outer, None, ["maybe=fast"])

@@ -94,7 +94,7 @@ class SceneRenderer:
         dry = np.zeros((len(targets), n))
         clean_direct = np.zeros((len(targets), channels, n))
         clean_reverb = np.zeros((len(targets), channels, n))
-        classes, source_ids, drrs = [], [], []
+        classes, source_ids, units, drrs = [], [], [], []
         for k, source in enumerate(targets):
             clip = self.source_bank.sample(
                 np.random.default_rng(source.seed), cfg.duration_s, cfg.sample_rate
@@ -105,6 +105,7 @@ class SceneRenderer:
             clean_direct[k] = fft_convolve(clip.signal[None, :], response.direct)[:, :n]
             classes.append(clip.label)
             source_ids.append(clip.source_id)
+            units.append(clip.unit)
             drrs.append(response.drr_db)
         target_mix = clean_reverb.sum(axis=0)
         target_power = float(np.mean(target_mix**2))
@@ -140,7 +141,7 @@ class SceneRenderer:
             noise=noise * gain,
             sample_rate=cfg.sample_rate,
         )
-        rendered.labels = labels_of(spec, self.receiver, classes, source_ids, drrs, cfg)
+        rendered.labels = labels_of(spec, self.receiver, classes, source_ids, units, drrs, cfg)
         return rendered
 
 
@@ -149,6 +150,7 @@ def labels_of(
     receiver: Receiver,
     classes: list[str],
     source_ids: list[str],
+    units: list[str],
     drrs: list[float],
     config: SceneConfig,
 ) -> dict[str, Any]:
@@ -166,6 +168,7 @@ def labels_of(
         "distance_m": [round(s.distance, 6) for s in targets],
         "class": classes,
         "source_id": source_ids,
+        "unit": units,
         "drr_db": [round(float(d), 4) for d in drrs],
         "num_interferers": len(spec.interferers),
         "room_id": room.id if room is not None else "anechoic",

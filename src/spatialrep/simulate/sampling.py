@@ -16,6 +16,7 @@ from spatialrep.simulate.scene import SceneSpec, SourceSpec
 from spatialrep.simulate.scene_config import SceneConfig
 
 _MAX_TRIES = 200
+_PLACEMENT_TRIES = 20
 
 
 class PlacementError(ValueError):
@@ -83,7 +84,7 @@ def _place_in_room(
             f"room {tuple(size)} m cannot hold a receiver {margin} m from the walls at height "
             f"{config.receiver_height_m} m"
         )
-    for _ in range(_MAX_TRIES):
+    for _ in range(_PLACEMENT_TRIES):
         receiver = np.array(
             [
                 rng.uniform(margin, size[0] - margin),
@@ -97,8 +98,9 @@ def _place_in_room(
             return (float(receiver[0]), float(receiver[1]), float(receiver[2])), yaw
     far = max(d for *_, d in offsets)
     raise PlacementError(
-        f"a source at distance {far:.2f} m does not fit in room {tuple(np.round(size, 2))} m with "
-        f"wall_margin_m={margin}; lower distance_range_m or enlarge room_size_min_m"
+        f"a source at distance {far:.2f} m does not fit in room "
+        f"{tuple(round(float(v), 2) for v in size)} m with wall_margin_m={margin}; "
+        "lower distance_range_m or enlarge room_size_min_m"
     )
 
 
@@ -111,7 +113,26 @@ def sample_scene(config: SceneConfig, seed: int, index: int) -> SceneSpec:
     rng = example_rng(seed, index)
     num_targets = int(rng.integers(config.num_sources[0], config.num_sources[1] + 1))
     num_interferers = int(rng.integers(config.num_interferers[0], config.num_interferers[1] + 1))
-    placements = _sample_targets(rng, config, num_targets + num_interferers)
+    room: ShoeboxRoom | None = None
+    receiver_position: tuple[float, float, float] | None = None
+    yaw = 0.0
+    if config.room == "shoebox":
+        size = tuple(_uniform(rng, (a, b)) for a, b in zip(config.room_size_min_m, config.room_size_max_m))
+        rt60 = _uniform(rng, config.rt60_range_s)
+        room = ShoeboxRoom(id=_room_id(size, rt60), size=size, rt60=rt60)  # type: ignore[arg-type]
+    # Directions and distances are redrawn when they do not fit the room (e.g. 3 m straight up under a 3 m
+    # ceiling); the error is raised only when no draw fits.
+    for _ in range(_MAX_TRIES):
+        placements = _sample_targets(rng, config, num_targets + num_interferers)
+        if room is None:
+            break
+        try:
+            receiver_position, yaw = _place_in_room(rng, config, room, placements)
+            break
+        except PlacementError as exc:
+            failure = exc
+    else:
+        raise failure
     sources = []
     for k, (az, el, dist) in enumerate(placements):
         is_target = k < num_targets
@@ -126,14 +147,6 @@ def sample_scene(config: SceneConfig, seed: int, index: int) -> SceneSpec:
                 level_db=level,
             )
         )
-    room: ShoeboxRoom | None = None
-    receiver_position: tuple[float, float, float] | None = None
-    yaw = 0.0
-    if config.room == "shoebox":
-        size = tuple(_uniform(rng, (a, b)) for a, b in zip(config.room_size_min_m, config.room_size_max_m))
-        rt60 = _uniform(rng, config.rt60_range_s)
-        room = ShoeboxRoom(id=_room_id(size, rt60), size=size, rt60=rt60)  # type: ignore[arg-type]
-        receiver_position, yaw = _place_in_room(rng, config, room, placements)
     noise_type = config.noise_types[int(rng.integers(len(config.noise_types)))]
     return SceneSpec(
         index=index,
