@@ -29,6 +29,7 @@ def diffuse_field(
     *,
     num_directions: int = 64,
     make_signal: SignalFactory = white_signal,
+    envelopes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sum of ``num_directions`` independent sources, one per direction, through the receiver.
 
@@ -41,6 +42,10 @@ def diffuse_field(
         rng: random generator (the only source of randomness).
         num_directions: directions requested from ``receiver.diffuse_directions``.
         make_signal: builds each direction's mono signal.
+        envelopes: optional per-direction gains, shape ``(n, num_samples)``, ``n`` the number of directions
+            that ``receiver.diffuse_directions(num_directions)`` returns (in that order); each direction's
+            signal is multiplied by its row at the time it reaches the receiver centre (output sample index),
+            e.g. the direction-dependent decay of a late reverberation tail.
 
     Returns:
         shape ``(receiver.num_channels, num_samples)``, float64.
@@ -50,7 +55,19 @@ def diffuse_field(
     azimuth, elevation = receiver.diffuse_directions(num_directions)
     irs = receiver.impulse_responses(azimuth, elevation)  # (n, C, taps)
     n_dir, _, taps = irs.shape
-    signals = np.stack([make_signal(rng, num_samples + taps) for _ in range(n_dir)])  # (n, T + taps)
-    mixed = sps.fftconvolve(signals[:, None, :], irs, axes=-1).sum(axis=0)  # (C, T + 2 taps - 1)
-    start = taps + receiver.onset  # skip the filter warm-up so every sample is a steady-state field
+    # taps + onset extra samples: the output window below then lies wholly in the convolution's steady state.
+    length = num_samples + taps + receiver.onset
+    signals = np.stack([make_signal(rng, length) for _ in range(n_dir)])  # (n, length)
+    if envelopes is not None:
+        env = np.asarray(envelopes, dtype=np.float64)
+        if env.shape != (n_dir, num_samples):
+            raise ValueError(
+                f"envelopes must have shape ({n_dir}, {num_samples}) (directions, samples), got {env.shape}"
+            )
+        # Signal sample j reaches the receiver centre at output sample j - taps; hold the ends constant.
+        signals[:, taps : taps + num_samples] *= env
+        signals[:, :taps] *= env[:, :1]
+        signals[:, taps + num_samples :] *= env[:, -1:]
+    mixed = sps.fftconvolve(signals[:, None, :], irs, axes=-1).sum(axis=0)  # (C, length + taps - 1)
+    start = taps + receiver.onset  # skip the filter warm-up (and never reach the fade-out at the end)
     return mixed[:, start : start + num_samples] / np.sqrt(n_dir)
