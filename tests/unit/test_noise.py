@@ -333,3 +333,30 @@ def test_directional_interferer_alignment_and_delay() -> None:
     assert lag == round(spacing / SPEED_OF_SOUND * FS)
     with pytest.raises(ValueError, match="finite"):
         noise.directional_interferer(receiver, "white", np.nan, 0.0, n, np.random.default_rng(1))
+
+
+def test_coherence_method_matches_the_direction_sum_reference():
+    """The fast mixing construction has the reference construction's coherence and spectrum on KEMAR."""
+    from spatialrep.simulate.hrtf import load_default_hrtf
+
+    fs = 16000
+    receiver = load_default_hrtf(fs)
+    fast = noise.diffuse_noise(receiver, "pink", 4 * fs, np.random.default_rng(0), method="coherence")
+    ref = noise.diffuse_noise(
+        receiver, "pink", 4 * fs, np.random.default_rng(1), method="directions", num_directions=256
+    )
+    f, msc_fast = sps.coherence(fast[0], fast[1], fs=fs, nperseg=512)
+    _, msc_ref = sps.coherence(ref[0], ref[1], fs=fs, nperseg=512)
+    assert np.mean(np.abs(msc_fast - msc_ref)) < 0.03
+    band = (f > 100) & (f < 7000)
+    _, p_fast = sps.welch(fast, fs=fs, nperseg=512)
+    _, p_ref = sps.welch(ref, fs=fs, nperseg=512)
+    level_diff = 10 * np.log10(p_fast[:, band] / p_ref[:, band])
+    assert np.median(np.abs(level_diff)) < 1.0
+
+
+def test_unknown_diffuse_method_raises():
+    with pytest.raises(ValueError, match="unknown diffuse-noise method 'fast'; valid: coherence, directions"):
+        noise.diffuse_noise(
+            FreeFieldArray(mic_pair(), 16000), "white", 100, np.random.default_rng(0), method="fast"
+        )

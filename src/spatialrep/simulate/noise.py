@@ -27,7 +27,7 @@ import numpy as np
 from scipy import signal as sps
 
 from spatialrep.dsp import rms
-from spatialrep.simulate.diffuse import SignalFactory, diffuse_field
+from spatialrep.simulate.diffuse import SignalFactory, coherent_diffuse_field, diffuse_field
 from spatialrep.simulate.receivers import Receiver
 from spatialrep.simulate.sources.base import SILENCE_RMS, SourceBank, fit_length
 
@@ -36,6 +36,9 @@ NOISE_TYPES = ("white", "pink", "speech_shaped", "babble")
 
 DEFAULT_NUM_TALKERS = 6
 """Talkers in one mono babble signal (:func:`babble`)."""
+
+DIFFUSE_METHODS = ("coherence", "directions")
+"""Constructions of :func:`diffuse_noise`."""
 
 LTASS_FREQUENCIES_HZ = np.array(
     [160, 200, 250, 315, 400, 500, 630, 800, 1000, 1250, 1600, 2000, 2500, 3150, 4000, 5000, 6300, 8000],
@@ -398,33 +401,40 @@ def diffuse_noise(
     num_samples: int,
     rng: np.random.Generator,
     *,
-    num_directions: int = 64,
+    num_directions: int | None = None,
     speech_bank: SourceBank | None = None,
     num_talkers: int | None = None,
     spectrum: tuple[np.ndarray, np.ndarray] | None = None,
+    method: str = "coherence",
 ) -> np.ndarray:
     """A spherically diffuse noise field at the receiver: independent noise from every direction.
 
-    Built with :func:`~spatialrep.simulate.diffuse.diffuse_field` (each of about ``num_directions``
-    directions plays its own unit-power signal of ``noise_type`` through the receiver), so the interchannel
+    ``method="coherence"`` (default) draws one independent signal of ``noise_type`` per channel and mixes them
+    with :func:`~spatialrep.simulate.diffuse.coherent_diffuse_field` so the channels have the receiver's
+    diffuse-field cross-spectra; ``method="directions"`` is the reference construction
+    :func:`~spatialrep.simulate.diffuse.diffuse_field` (each of about ``num_directions`` directions plays its
+    own unit-power signal through the receiver), about 50-100× slower. Either way the interchannel
     coherence is that of a diffuse field for this receiver: ``sinc(2π f d / c)`` between free-field
     microphones ``d`` apart; between the ears of a KEMAR head it falls from about 0.9 at 60 Hz through 0.5
     near 230 Hz to its first zero near 500 Hz and stays below 0.05 above 1.5 kHz.
 
-    For ``babble`` every direction needs its own speech, so the cost grows with
+    For ``babble`` with ``method="directions"`` every direction needs its own speech, so the cost grows with
     ``num_directions × num_talkers`` clip draws (about 0.5 s for 2 s at 16 kHz with 64 directions of one
-    talker). By default each direction carries a single talker: the field is a crowd of ``num_directions``
-    talkers around the listener.
+    talker); there each direction carries a single talker by default, a crowd of ``num_directions`` talkers.
+    With ``method="coherence"`` each channel's signal is a babble of ``num_talkers`` (default
+    :data:`DEFAULT_NUM_TALKERS`) talkers.
 
     Args:
         receiver: the listener.
         noise_type: one of :data:`NOISE_TYPES`.
         num_samples: length, samples.
         rng: random generator (the only source of randomness).
-        num_directions: directions of the field.
+        num_directions: directions of the field (``None``: 256 for ``coherence``, 64 for ``directions``).
         speech_bank: speech source bank (required for ``babble``; see :func:`make_noise_signal_factory`).
-        num_talkers: talkers per direction for ``babble``; ``None``: 1.
+        num_talkers: talkers per signal for ``babble``; ``None``: 1 per direction (``directions``) or
+            :data:`DEFAULT_NUM_TALKERS` per channel (``coherence``).
         spectrum: explicit spectrum for ``speech_shaped``.
+        method: ``coherence`` or ``directions`` (see above).
 
     Returns:
         ``(receiver.num_channels, num_samples)`` float64. Its power is not normalised: it is the mean power of
@@ -432,17 +442,22 @@ def diffuse_noise(
         with :func:`mix_at_snr`.
 
     Raises:
-        ValueError: an unknown noise type, ``babble`` without a speech bank, ``num_samples < 1``.
+        ValueError: an unknown noise type or method, ``babble`` without a speech bank, ``num_samples < 1``.
     """
+    if method not in DIFFUSE_METHODS:
+        raise ValueError(f"unknown diffuse-noise method {method!r}; valid: {', '.join(DIFFUSE_METHODS)}")
+    coherence = method == "coherence"
+    if num_talkers is None:
+        num_talkers = DEFAULT_NUM_TALKERS if coherence else 1
     factory = make_noise_signal_factory(
-        noise_type,
-        receiver.sample_rate,
-        speech_bank,
-        num_talkers=1 if num_talkers is None else num_talkers,
-        spectrum=spectrum,
+        noise_type, receiver.sample_rate, speech_bank, num_talkers=num_talkers, spectrum=spectrum
     )
     n = _check_num_samples(num_samples)
-    return diffuse_field(receiver, n, rng, num_directions=num_directions, make_signal=factory)
+    if coherence:
+        return coherent_diffuse_field(
+            receiver, n, rng, num_directions=num_directions or 256, make_signal=factory
+        )
+    return diffuse_field(receiver, n, rng, num_directions=num_directions or 64, make_signal=factory)
 
 
 def directional_interferer(
