@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install torch==2.13.0
 	# tinysoundfont's pyaudio dependency is for playback only and needs portaudio headers.
 	$(PIP) install --no-deps "tinysoundfont>=0.3.7"
-	$(PIP) install -e ".[test]"
+	# The test extra brings the reference libraries; Ray (an optional extra) so the Ray executor is tested too.
+	$(PIP) install -e ".[test,ray]"
 	touch $(STAMP)
 
 demo: $(STAMP)
