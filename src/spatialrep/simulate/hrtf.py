@@ -51,6 +51,7 @@ from scipy.spatial import ConvexHull, QhullError, cKDTree
 from spatialrep.dsp import resample
 from spatialrep.geometry.coordinates import cartesian_to_spherical, fibonacci_sphere, spherical_to_cartesian
 from spatialrep.io.sofa import HRIRData, read_sofa
+from spatialrep.simulate.receivers import as_directions
 
 INTERPOLATIONS = ("nearest", "interpolated")
 """Valid values of ``interpolation``."""
@@ -500,21 +501,6 @@ def _smallest_of_three(x: np.ndarray) -> np.ndarray:
 def _check_interpolation(mode: str) -> None:
     if mode not in INTERPOLATIONS:
         raise ValueError(f"unknown interpolation {mode!r}; valid: {', '.join(INTERPOLATIONS)}")
-
-
-def as_directions(azimuth: np.ndarray, elevation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validated float64 ``(azimuth, elevation)`` request arrays of shape ``(n,)`` (scalars become ``(1,)``).
-
-    Raises:
-        ValueError: shapes differ or are not 1-D, or a value is not finite.
-    """
-    az = np.atleast_1d(np.asarray(azimuth, np.float64))
-    el = np.atleast_1d(np.asarray(elevation, np.float64))
-    if az.shape != el.shape or az.ndim != 1:
-        raise ValueError(f"azimuth and elevation must be 1-D of equal length; got {az.shape}, {el.shape}")
-    if not (np.all(np.isfinite(az)) and np.all(np.isfinite(el))):
-        raise ValueError("azimuth and elevation must be finite")
-    return az, el
 
 
 def check_itd_method(method: str) -> None:

@@ -73,6 +73,21 @@ class Receiver(Protocol):
         ...
 
 
+def as_directions(azimuth: np.ndarray, elevation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float64 ``(azimuth, elevation)`` request arrays of shape ``(n,)`` (scalars become ``(1,)``).
+
+    Raises:
+        ValueError: shapes differ or are not 1-D, or a value is not finite.
+    """
+    az = np.atleast_1d(np.asarray(azimuth, np.float64))
+    el = np.atleast_1d(np.asarray(elevation, np.float64))
+    if az.shape != el.shape or az.ndim != 1:
+        raise ValueError(f"azimuth and elevation must be 1-D of equal length; got {az.shape}, {el.shape}")
+    if not (np.all(np.isfinite(az)) and np.all(np.isfinite(el))):
+        raise ValueError("azimuth and elevation must be finite")
+    return az, el
+
+
 class FreeFieldArray:
     """Omnidirectional free-field microphones: each channel is a band-limited pure delay (plane wave).
 
@@ -124,10 +139,7 @@ class FreeFieldArray:
         return self.array.max_delay(self.speed_of_sound)
 
     def impulse_responses(self, azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
-        az = np.atleast_1d(np.asarray(azimuth, np.float64))
-        el = np.atleast_1d(np.asarray(elevation, np.float64))
-        if az.shape != el.shape or az.ndim != 1:
-            raise ValueError(f"azimuth and elevation must be 1-D of equal length; got {az.shape}, {el.shape}")
+        az, el = as_directions(azimuth, elevation)
         unit = spherical_to_cartesian(az, el)  # (n, 3), pointing towards the source
         # A plane wave from direction u reaches microphone p earlier by (u . p) / c.
         lead = unit @ self.array.positions.T / self.speed_of_sound * self._sample_rate  # (n, M)

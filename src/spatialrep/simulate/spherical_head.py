@@ -38,7 +38,8 @@ import numpy as np
 from scipy import special
 
 from spatialrep.geometry.coordinates import SPEED_OF_SOUND, fibonacci_sphere, spherical_to_cartesian
-from spatialrep.simulate.hrtf import ITD_METHODS, as_directions, check_itd_method, itd_xcorr
+from spatialrep.simulate.hrtf import ITD_METHODS, check_itd_method, itd_xcorr
+from spatialrep.simulate.receivers import as_directions
 
 DEFAULT_RADIUS = 0.0875
 """Head radius, metres (the classic 8.75 cm)."""
