@@ -98,5 +98,5 @@ def test_scene_config_regions():
 
 
 def test_optional_field_error_keeps_the_inner_reason():
-    with pytest.raises(ConfigError, match="maybe.*expected a number"):
+    with pytest.raises(ConfigError, match=r"maybe.*expected a number"):
         load_config(Outer, None, ["maybe=fast"])
