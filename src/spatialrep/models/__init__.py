@@ -1,0 +1,26 @@
+"""Encoders behind a small registry, their input helpers and task heads.
+
+Importing this package registers every encoder: :func:`list_encoders` names them and
+:func:`create_encoder` builds one. Models take features as input and never import :mod:`spatialrep.simulate`.
+"""
+
+from spatialrep.models.conformer import CausalConformer, ConformerLayerState, ConformerState
+from spatialrep.models.heads import CLIP_POOLINGS, FramewiseClassifier, LinearHead
+from spatialrep.models.inputs import stft_frames_to_sequence
+from spatialrep.models.mlp import MLPEncoder
+from spatialrep.models.registry import Encoder, create_encoder, list_encoders, register_encoder
+
+__all__ = [
+    "CLIP_POOLINGS",
+    "CausalConformer",
+    "ConformerLayerState",
+    "ConformerState",
+    "Encoder",
+    "FramewiseClassifier",
+    "LinearHead",
+    "MLPEncoder",
+    "create_encoder",
+    "list_encoders",
+    "register_encoder",
+    "stft_frames_to_sequence",
+]

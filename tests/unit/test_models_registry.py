@@ -1,0 +1,115 @@
+"""The encoder registry, and one sweep over every registered encoder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from spatialrep.models import Encoder, create_encoder, list_encoders, register_encoder
+from spatialrep.models import registry as registry_module
+
+# A small configuration of every registered encoder; a new encoder must be added here.
+SMALL: dict[str, dict[str, Any]] = {
+    "causal_conformer": {"input_dim": 12, "d_model": 16, "num_heads": 2, "conv_kernel": 3, "dropout": 0.2},
+    "mlp": {"input_dim": 12, "hidden_sizes": (16,), "output_dim": 8, "dropout": 0.2},
+}
+
+
+def test_every_encoder_has_a_sweep_config() -> None:
+    assert sorted(SMALL) == list_encoders()
+
+
+@pytest.fixture(params=sorted(SMALL))
+def encoder(request: pytest.FixtureRequest) -> Encoder:
+    torch.manual_seed(0)
+    return create_encoder(request.param, **SMALL[request.param])
+
+
+def test_shapes_and_finite(encoder: Encoder) -> None:
+    encoder.eval()
+    x = torch.randn(3, 9, encoder.input_dim)
+    features = encoder.forward_features(x)
+    pooled = encoder(x)
+    assert features.shape[0] == 3 and features.shape[2] == encoder.output_dim
+    assert pooled.shape == (3, encoder.output_dim)
+    assert torch.isfinite(features).all() and torch.isfinite(pooled).all()
+    torch.testing.assert_close(pooled, encoder.pool(encoder.forward_features(x)))
+
+
+def test_gradients_reach_every_parameter_and_the_input(encoder: Encoder) -> None:
+    x = torch.randn(2, 6, encoder.input_dim, requires_grad=True)
+    encoder(x).square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    for name, parameter in encoder.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, name
+
+
+def test_eval_is_deterministic_and_training_uses_dropout(encoder: Encoder) -> None:
+    x = torch.randn(2, 7, encoder.input_dim)
+    encoder.eval()
+    assert torch.equal(encoder.forward_features(x), encoder.forward_features(x))
+    encoder.train()
+    assert not torch.equal(encoder.forward_features(x), encoder.forward_features(x))
+
+
+def test_causal_encoders_ignore_future_frames(encoder: Encoder) -> None:
+    assert encoder.is_causal
+    encoder.eval()
+    x = torch.randn(2, 10, encoder.input_dim)
+    y = x.clone()
+    y[:, 6:] += torch.randn_like(y[:, 6:])
+    a, b = encoder.forward_features(x), encoder.forward_features(y)
+    assert torch.equal(a[:, :6], b[:, :6])
+    assert not torch.allclose(a[:, 6:], b[:, 6:])
+
+
+@pytest.mark.parametrize("shape", [(12,), (2, 12), (1, 2, 3, 12), (2, 4, 11)])
+def test_wrong_input_shape_is_rejected(encoder: Encoder, shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="12"):
+        encoder.forward_features(torch.randn(*shape))
+
+
+def test_non_float_input_is_rejected(encoder: Encoder) -> None:
+    with pytest.raises(TypeError, match="floating-point"):
+        encoder.forward_features(torch.ones(2, 4, 12, dtype=torch.int64))
+
+
+def test_empty_sequence_is_rejected(encoder: Encoder) -> None:
+    with pytest.raises(ValueError, match="no frames"):
+        encoder.forward_features(torch.randn(2, 0, 12))
+
+
+def test_unknown_name_lists_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"causal_conformer.*mlp"):
+        create_encoder("transformer", input_dim=4)
+
+
+def test_register_and_duplicate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
+
+    @register_encoder("toy")
+    class Toy(Encoder):
+        def __init__(self, input_dim: int) -> None:
+            super().__init__()
+            self.input_dim = self.output_dim = input_dim
+
+        def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+            return 2 * x
+
+    assert "toy" in list_encoders()
+    toy = create_encoder("toy", input_dim=3)
+    assert isinstance(toy, Toy)
+    torch.testing.assert_close(toy(torch.ones(1, 4, 3)), torch.full((1, 3), 2.0))
+    with pytest.raises(ValueError, match="already registered"):
+        register_encoder("toy")(Toy)
+    with pytest.raises(ValueError, match="non-empty"):
+        register_encoder("")
+
+
+def test_base_class_forward_features_is_abstract() -> None:
+    with pytest.raises(NotImplementedError):
+        Encoder().forward_features(torch.zeros(1, 1, 1))
