@@ -1,0 +1,29 @@
+"""Evaluation: localization metrics, the azimuth classification grid and classic DoA baselines."""
+
+from spatialrep.evaluate.azimuth_grid import AzimuthGrid
+from spatialrep.evaluate.baselines import (
+    GccPhatItdLocalizer,
+    MusicLocalizer,
+    SrpPhatLocalizer,
+    frontal_azimuths,
+)
+from spatialrep.evaluate.metrics import (
+    DEFAULT_SNR_BANDS,
+    angular_errors,
+    fold_front_back,
+    localization_metrics,
+    summarize_errors,
+)
+
+__all__ = [
+    "DEFAULT_SNR_BANDS",
+    "AzimuthGrid",
+    "GccPhatItdLocalizer",
+    "MusicLocalizer",
+    "SrpPhatLocalizer",
+    "angular_errors",
+    "fold_front_back",
+    "frontal_azimuths",
+    "localization_metrics",
+    "summarize_errors",
+]
