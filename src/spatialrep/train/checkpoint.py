@@ -1,0 +1,259 @@
+"""Exported checkpoints: ``model.safetensors`` (weights) + ``model.json`` (how to rebuild the model).
+
+Loading never unpickles: weights come from safetensors, metadata from JSON, and the model is rebuilt by a
+factory (``create_encoder``-like callable or a name → constructor mapping).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+import torch
+from torch import nn
+
+from spatialrep.io.atomic import atomic_path, atomic_write_text
+
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "model.json"
+FORMAT = "spatialrep-checkpoint"
+FORMAT_VERSION = 1
+_MAX_LISTED = 8
+
+Factory = Callable[..., nn.Module] | Mapping[str, Callable[..., nn.Module]]
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointMeta:
+    """What ``model.json`` holds.
+
+    Attributes:
+        model_name: registry name the factory rebuilds the model from.
+        model_kwargs: constructor keyword arguments (as JSON gives them back: tuples are lists).
+        feature_config: the feature front-end configuration as a dict (``FeatureConfig.from_dict``
+            rebuilds it).
+        versions: versions of spatialrep, torch, safetensors and Python that wrote the checkpoint.
+        extra: free-form JSON metadata (method, step, metrics, ...).
+    """
+
+    model_name: str
+    model_kwargs: dict[str, Any]
+    feature_config: dict[str, Any] | None
+    versions: dict[str, str]
+    extra: dict[str, Any]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    from spatialrep import __version__
+
+    return {
+        "spatialrep": __version__,
+        "torch": torch.__version__,
+        "safetensors": safetensors.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _json_field(name: str, value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"save_checkpoint: {name} is not JSON-serialisable: {exc}") from exc
+    return value
+
+
+def save_checkpoint(
+    directory: str | os.PathLike[str],
+    model: nn.Module,
+    *,
+    model_name: str,
+    model_kwargs: Mapping[str, Any] | None = None,
+    feature_config: Any = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``model``'s weights and the recipe to rebuild it into ``directory``.
+
+    Each file is written atomically; the JSON, written last, records the SHA-256 of the weights, so a save
+    interrupted between the two files is detected at load time.
+
+    Args:
+        directory: output folder (created).
+        model: the module whose ``state_dict()`` is saved (buffers included).
+        model_name: the factory's name for the model.
+        model_kwargs: the constructor arguments (JSON-serialisable).
+        feature_config: a dict or an object with ``to_dict()`` (``FeatureConfig``), or ``None``.
+        extra: more JSON-serialisable metadata.
+
+    Returns:
+        ``directory`` as a ``Path``.
+
+    Raises:
+        ValueError: an empty ``model_name`` or metadata that JSON cannot hold.
+    """
+    if not model_name:
+        raise ValueError("save_checkpoint: model_name must be a non-empty string")
+    if feature_config is not None and not isinstance(feature_config, Mapping):
+        if not hasattr(feature_config, "to_dict"):
+            raise TypeError(
+                f"save_checkpoint: feature_config must be a dict or have to_dict(), got "
+                f"{type(feature_config).__name__}"
+            )
+        feature_config = feature_config.to_dict()
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_name": model_name,
+        "model_kwargs": _json_field("model_kwargs", dict(model_kwargs or {})),
+        "feature_config": _json_field(
+            "feature_config", None if feature_config is None else dict(feature_config)
+        ),
+        "versions": _versions(),
+        "extra": _json_field("extra", dict(extra or {})),
+    }
+    tensors: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().to("cpu").contiguous()
+        # safetensors refuses tensors sharing memory (tied weights): store a copy of the second one.
+        if tensor.numel() and tensor.untyped_storage().data_ptr() in seen:
+            tensor = tensor.clone()
+        seen.add(tensor.untyped_storage().data_ptr())
+        tensors[name] = tensor
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / WEIGHTS_FILE
+    with atomic_path(weights) as tmp:
+        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    meta["weights_sha256"] = _sha256(weights)
+    atomic_write_text(out / META_FILE, json.dumps(meta, indent=2, sort_keys=False) + "\n")
+    return out
+
+
+def read_meta(directory: str | os.PathLike[str]) -> CheckpointMeta:
+    """Read and check ``model.json`` (no weights are loaded).
+
+    Raises:
+        FileNotFoundError: the folder or ``model.json`` is missing.
+        ValueError: ``model.json`` is not valid JSON or lacks a field.
+    """
+    meta_path = Path(directory) / META_FILE
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"checkpoint metadata not found: {meta_path}")
+    try:
+        raw = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"checkpoint metadata {meta_path} is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise ValueError(
+            f"{meta_path} is not a {FORMAT} file "
+            f"(format={raw.get('format') if isinstance(raw, dict) else None!r})"
+        )
+    missing = [
+        k for k in ("model_name", "model_kwargs", "feature_config", "versions", "extra") if k not in raw
+    ]
+    if missing:
+        raise ValueError(f"checkpoint metadata {meta_path} lacks field(s) {', '.join(missing)}")
+    if not isinstance(raw["model_kwargs"], dict):
+        raise ValueError(f"checkpoint metadata {meta_path}: model_kwargs must be an object")
+    return CheckpointMeta(
+        model_name=str(raw["model_name"]),
+        model_kwargs=raw["model_kwargs"],
+        feature_config=raw["feature_config"],
+        versions=dict(raw["versions"]),
+        extra=dict(raw["extra"]),
+    )
+
+
+def _build(factory: Factory, meta: CheckpointMeta) -> nn.Module:
+    if isinstance(factory, Mapping):
+        if meta.model_name not in factory:
+            raise KeyError(
+                f"checkpoint model {meta.model_name!r} is not in the registry; "
+                f"known: {', '.join(sorted(factory))}"
+            )
+        model = factory[meta.model_name](**meta.model_kwargs)
+    else:
+        model = factory(meta.model_name, **meta.model_kwargs)
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"factory returned {type(model).__name__} for {meta.model_name!r}, not a torch.nn.Module"
+        )
+    return model
+
+
+def _listed(names: list[str]) -> str:
+    more = f" (+{len(names) - _MAX_LISTED} more)" if len(names) > _MAX_LISTED else ""
+    return ", ".join(names[:_MAX_LISTED]) + more
+
+
+def load_checkpoint(
+    directory: str | os.PathLike[str], factory: Factory, *, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, CheckpointMeta]:
+    """Rebuild the model of a checkpoint written by :func:`save_checkpoint` and load its weights.
+
+    Args:
+        directory: the checkpoint folder.
+        factory: ``factory(name, **kwargs)`` (like ``create_encoder``) or a mapping ``name -> constructor``.
+        map_location: device of the loaded tensors.
+
+    Returns:
+        ``(model, meta)``; the model is in eval mode.
+
+    Raises:
+        FileNotFoundError: the folder, ``model.json`` or ``model.safetensors`` is missing.
+        ValueError: corrupt JSON or weights, weights not matching the JSON's checksum, missing or unexpected
+            tensor names, or tensors whose shapes differ from the rebuilt model's (all named).
+        KeyError: the model name is unknown to a registry mapping.
+    """
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"checkpoint folder not found: {folder}")
+    meta = read_meta(folder)
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"checkpoint weights not found: {weights}")
+    expected_hash = json.loads((folder / META_FILE).read_text(encoding="utf-8")).get("weights_sha256")
+    if expected_hash is not None and _sha256(weights) != expected_hash:
+        raise ValueError(
+            f"{weights} does not match the checksum in {META_FILE} (an interrupted or mixed save?)"
+        )
+    try:
+        tensors = safetensors.torch.load_file(str(weights), device=str(map_location))
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers/data
+        raise ValueError(f"checkpoint weights {weights} cannot be read: {exc}") from exc
+    model = _build(factory, meta)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"checkpoint {folder} does not fit model {meta.model_name!r}: "
+            f"missing tensor(s) [{_listed(missing)}], unexpected tensor(s) [{_listed(unexpected)}]"
+        )
+    wrong = [
+        f"{name}: checkpoint {tuple(tensors[name].shape)} vs model {tuple(ref.shape)}"
+        for name, ref in expected.items()
+        if tuple(tensors[name].shape) != tuple(ref.shape)
+    ]
+    if wrong:
+        raise ValueError(f"checkpoint {folder} has tensors of the wrong shape: {_listed(wrong)}")
+    model.load_state_dict(tensors, strict=True)
+    model.to(map_location)
+    model.eval()
+    return model, meta

@@ -1,0 +1,168 @@
+"""A generic LightningModule: a model plus a step function, optimised as a :class:`TrainConfig` says."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from spatialrep.train.config import TrainConfig
+
+StepFn = Callable[[nn.Module, Any], Mapping[str, Tensor]]
+"""``step(model, batch) -> {"loss": scalar, other scalars...}``."""
+
+
+def lr_factor(
+    step: int, *, scheduler: str, total_steps: int, warmup_steps: int = 0, min_lr_ratio: float = 0.0
+) -> float:
+    """Learning-rate multiplier at optimiser step ``step`` (0-based).
+
+    Args:
+        step: optimiser steps taken so far.
+        scheduler: ``constant``, ``cosine`` or ``linear_warmup_cosine``.
+        total_steps: length of the run in optimiser steps.
+        warmup_steps: linear warm-up length (``linear_warmup_cosine`` only).
+        min_lr_ratio: multiplier reached at the end of the cosine decay.
+
+    Returns:
+        The factor in ``[0, 1]``: warm-up rises as ``(step + 1) / warmup_steps``; cosine falls from 1 to
+        ``min_lr_ratio``.
+
+    Raises:
+        ValueError: an unknown scheduler.
+    """
+    if scheduler == "constant":
+        return 1.0
+    if scheduler not in ("cosine", "linear_warmup_cosine"):
+        raise ValueError(f"unknown scheduler {scheduler!r}; valid: constant, cosine, linear_warmup_cosine")
+    warmup = warmup_steps if scheduler == "linear_warmup_cosine" else 0
+    if step < warmup:
+        return (step + 1) / warmup
+    span = max(1, total_steps - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _batch_size(batch: Any) -> int | None:
+    if isinstance(batch, Tensor):
+        return int(batch.shape[0]) if batch.ndim else None
+    if isinstance(batch, Mapping):
+        batch = list(batch.values())
+    if isinstance(batch, list | tuple):
+        for item in batch:
+            size = _batch_size(item)
+            if size is not None:
+                return size
+    return None
+
+
+class MethodModule(L.LightningModule):
+    """Train ``model`` with ``step``, logging every returned scalar as ``train/<name>``/``val/<name>``.
+
+    A method either passes a ``step`` function (composition) or subclasses and overrides :meth:`compute`.
+    The optimiser and learning-rate schedule come from ``train_config`` (``fit`` sets it).
+
+    Args:
+        model: the module holding every trained parameter; it is what gets exported.
+        step: ``step(model, batch) -> dict`` with a scalar ``"loss"`` (optional when overriding ``compute``).
+        train_config: optimisation settings (default ``TrainConfig()``; ``fit`` replaces it by its own).
+        model_name: registry name of ``model``, written into exported checkpoints.
+        model_kwargs: constructor arguments of ``model`` (JSON-serialisable), written into checkpoints.
+        feature_config: feature front-end configuration (a dict or an object with ``to_dict()``).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        step: StepFn | None = None,
+        *,
+        train_config: TrainConfig | None = None,
+        model_name: str | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
+        feature_config: Any = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"MethodModule: model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self._step = step
+        self.train_config = train_config or TrainConfig()
+        self.model_name = model_name or type(model).__name__
+        self.model_kwargs = dict(model_kwargs or {})
+        self.feature_config = feature_config
+
+    def compute(self, batch: Any, stage: str) -> Mapping[str, Tensor]:
+        """Losses and metrics of one batch; override in a subclass or pass ``step``.
+
+        Args:
+            batch: what the loader yields.
+            stage: ``"train"`` or ``"val"``.
+
+        Returns:
+            Scalars by name, including ``"loss"`` (the one optimised).
+        """
+        if self._step is None:
+            raise TypeError(f"{type(self).__name__}: pass step=... or override compute()")
+        return self._step(self.model, batch)
+
+    def _shared(self, batch: Any, stage: str) -> Tensor:
+        outputs = self.compute(batch, stage)
+        if "loss" not in outputs:
+            raise ValueError(f"step returned no 'loss' (keys: {', '.join(sorted(outputs)) or 'none'})")
+        loss = outputs["loss"]
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
+            raise ValueError(f"step's 'loss' must be a scalar tensor, got {getattr(loss, 'shape', loss)!r}")
+        size = _batch_size(batch)
+        for name, value in outputs.items():
+            if isinstance(value, Tensor) and value.numel() != 1:
+                continue  # only scalars are logged
+            value = value.detach() if isinstance(value, Tensor) else float(value)
+            self.log(
+                f"{stage}/{name}",
+                value,
+                on_step=stage == "train",
+                on_epoch=stage != "train",
+                prog_bar=name == "loss",
+                batch_size=size,
+                sync_dist=stage != "train",
+            )
+        return loss.reshape(())
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self._shared(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self._shared(batch, "val")
+
+    def configure_optimizers(self) -> Any:
+        config = self.train_config
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"{type(self).__name__}: the model has no trainable parameter")
+        optimizer: torch.optim.Optimizer
+        if config.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        else:
+            optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        total = config.max_steps
+        if total is None:
+            total = int(self.trainer.estimated_stepping_batches)
+
+        def factor(step: int) -> float:
+            return lr_factor(
+                step,
+                scheduler=config.scheduler,
+                total_steps=total,
+                warmup_steps=config.warmup_steps,
+                min_lr_ratio=config.min_lr_ratio,
+            )
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"},
+        }
