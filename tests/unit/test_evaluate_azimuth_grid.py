@@ -84,3 +84,14 @@ def test_guards():
         grid.clip_estimate(np.ones((0, 37)))
     with pytest.raises(ValueError, match="finite"):
         grid.clip_estimate(np.full((2, 37), math.nan))
+
+
+def test_float32_labels_at_the_frontal_edges_map_to_the_edge_classes():
+    import numpy as np
+
+    from spatialrep.evaluate.azimuth_grid import AzimuthGrid
+
+    grid = AzimuthGrid(step_deg=5, region="frontal")
+    edges = np.array([np.pi / 2, -np.pi / 2], dtype=np.float32).astype(np.float64)
+    assert abs(edges[0]) > np.pi / 2  # float32 rounding puts the label just outside the float64 edge
+    assert list(grid.to_index(edges)) == [grid.num_classes - 1, 0]

@@ -23,7 +23,8 @@ from spatialrep.geometry import wrap_angle
 __all__ = ["REGIONS", "AzimuthGrid"]
 
 REGIONS = ("frontal", "full")
-_TOL_DEG = 1e-6
+_TOL_DEG = 1e-4
+"""Slack at the frontal edges, degrees: float32 labels of exactly ±90° round to about 4e-6° outside."""
 
 
 def _as_numpy(value: Any) -> npt.NDArray[np.float64]:
