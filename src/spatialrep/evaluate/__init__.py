@@ -7,6 +7,7 @@ from spatialrep.evaluate.baselines import (
     SrpPhatLocalizer,
     frontal_azimuths,
 )
+from spatialrep.evaluate.knn import KnnRegressor
 from spatialrep.evaluate.metrics import (
     DEFAULT_SNR_BANDS,
     angular_errors,
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_SNR_BANDS",
     "AzimuthGrid",
     "GccPhatItdLocalizer",
+    "KnnRegressor",
     "MusicLocalizer",
     "SrpPhatLocalizer",
     "angular_errors",

@@ -1,0 +1,24 @@
+"""Metric-learning losses: an injected distance, a validating ``forward`` and a ``compute_loss``."""
+
+from spatialrep.losses.distances import BaseDistance, EuclideanDistance
+from spatialrep.losses.pair_contrastive import (
+    PairContrastiveLoss,
+    adaptive_margin,
+    arc_to_chord,
+    supervised_label_distances,
+    supervised_neighbours,
+    weakly_supervised_label_distances,
+    weakly_supervised_neighbours,
+)
+
+__all__ = [
+    "BaseDistance",
+    "EuclideanDistance",
+    "PairContrastiveLoss",
+    "adaptive_margin",
+    "arc_to_chord",
+    "supervised_label_distances",
+    "supervised_neighbours",
+    "weakly_supervised_label_distances",
+    "weakly_supervised_neighbours",
+]
