@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from spatialrep.dsp import fft_convolve
-from spatialrep.geometry.coordinates import rotate_yaw, spherical_to_cartesian
 from spatialrep.simulate.noise import diffuse_noise, make_noise_signal_factory, mix_at_snr
 from spatialrep.simulate.receiver_factory import make_receiver
 from spatialrep.simulate.receivers import Receiver
 from spatialrep.simulate.room_response import RoomResponse, room_response
+from spatialrep.simulate.rooms import source_offset
 from spatialrep.simulate.scene import RenderedScene, SceneSpec, SourceSpec
 from spatialrep.simulate.scene_config import SceneConfig
 from spatialrep.simulate.sources import SourceBank, make_source_bank
@@ -76,10 +76,10 @@ class SceneRenderer:
 
     @staticmethod
     def _source_position(spec: SceneSpec, source: SourceSpec) -> np.ndarray:
-        local = spherical_to_cartesian(source.azimuth, source.elevation, source.distance)
+        offset = source_offset(source.azimuth, source.elevation, source.distance, spec.receiver_yaw)
         if spec.receiver_position is None:
-            return local
-        return np.asarray(spec.receiver_position) + rotate_yaw(local, spec.receiver_yaw)
+            return offset
+        return np.asarray(spec.receiver_position) + offset
 
     def render(self, spec: SceneSpec) -> RenderedScene:
         """Render one scene.
