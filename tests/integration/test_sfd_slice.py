@@ -138,7 +138,7 @@ def test_localize_bad_channel_count_exits_2(runs, tmp_path, capsys):
 
 def test_localize_needs_a_finetuned_model(runs, capsys):
     code, _, err = _localize(capsys, _test_file(runs), "--model", str(runs / "pre"))
-    assert code == 2 and "not a fine-tuned SfdLocalizer" in err
+    assert code == 2 and "SfdPretrainer, which does not localize" in err
 
 
 def test_localize_resamples_other_rates_with_a_notice(runs, tmp_path, capsys):

@@ -31,6 +31,11 @@ def tree(root: Path) -> dict[str, bytes]:
     }
 
 
+def finished_shards(out):
+    """Renamed (finished) shard folders; a shard being written sits in a hidden temporary folder."""
+    return [p for p in out.glob("*/*/shard.csv") if not p.parent.name.startswith(".")]
+
+
 def test_killed_render_resumes_to_the_bytes_of_an_uninterrupted_one(tmp_path):
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
     done = run_cli(*RENDER, "--out", str(reference), "--workers", "1")
@@ -44,16 +49,16 @@ def test_killed_render_resumes_to_the_bytes_of_an_uninterrupted_one(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 90
-    while not list(resumed.glob("train/*/shard.csv")):
+    while not finished_shards(resumed):
         assert process.poll() is None, "the render ended before a shard was seen"
         assert time.monotonic() < deadline, "no shard finished in time"
         time.sleep(0.01)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not (resumed / "dataset.json").exists(), "the kill came too late to test resuming"
-    finished = len(list(resumed.glob("*/*/shard.csv")))
+    finished = len(finished_shards(resumed))
     time.sleep(0.5)  # pool workers die with their parent: nothing more gets written
-    assert len(list(resumed.glob("*/*/shard.csv"))) == finished < 16
+    assert len(finished_shards(resumed)) == finished < 16
 
     again = run_cli(*RENDER, "--out", str(resumed), "--workers", "1")
     assert again.returncode == 0, again.stderr

@@ -48,7 +48,7 @@ def test_chunking_gives_the_same_answer(monkeypatch):
     train, az = rng.normal(size=(40, 2)), rng.uniform(-3, 3, 40)
     queries = rng.normal(size=(17, 2))
     full = KnnRegressor(k=5).fit(train, az).predict(queries)
-    monkeypatch.setattr("spatialrep.evaluate.knn._CHUNK_ELEMENTS", 1)  # one query per chunk
+    monkeypatch.setattr("spatialrep.evaluate.neighbours._CHUNK_ELEMENTS", 1)  # one query per chunk
     np.testing.assert_array_equal(KnnRegressor(k=5).fit(train, az).predict(queries), full)
 
 
@@ -163,3 +163,18 @@ def test_predict_guards():
         model.predict(np.zeros(2))
     with pytest.raises(ValueError, match="queries contains NaN"):
         model.predict(np.array([[0.0, np.nan]]))
+
+
+def test_gram_form_search_agrees_with_explicit_differences(monkeypatch):
+    from spatialrep.evaluate.neighbours import nearest_neighbours
+
+    rng = np.random.default_rng(5)
+    train, queries = rng.normal(size=(60, 30)), rng.normal(size=(25, 30))
+    exact = nearest_neighbours(queries, train, 7)
+    gram = nearest_neighbours(queries, train, 7, exact=False)
+    np.testing.assert_array_equal(gram[0], exact[0])
+    np.testing.assert_allclose(gram[1], exact[1], rtol=1e-10)
+    brute = ((queries[:, None, :] - train[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(exact[1], np.sort(brute, axis=1)[:, :7], rtol=1e-12)
+    monkeypatch.setattr("spatialrep.evaluate.neighbours._CHUNK_ELEMENTS", 1)
+    np.testing.assert_array_equal(nearest_neighbours(queries, train, 7, exact=False)[0], exact[0])

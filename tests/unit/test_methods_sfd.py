@@ -10,6 +10,7 @@ import torch
 from spatialrep.config import ConfigError
 from spatialrep.methods.sfd import (
     MODEL_FACTORIES,
+    NoiseAugmentation,
     SfdConfig,
     SfdLocalizer,
     SfdPretrainer,
@@ -292,5 +293,63 @@ def test_checkpoint_round_trip_without_pickle(tmp_path):
     assert torch.equal(loaded.predict(x)["frame_logits"], model.predict(x)["frame_logits"])
     again, _ = load_checkpoint(tmp_path / "best", MODEL_FACTORIES)
     assert isinstance(again, SfdLocalizer)
-    with pytest.raises(FileNotFoundError, match="no SFD checkpoint"):
+    with pytest.raises(FileNotFoundError, match="no model checkpoint"):
         load_sfd(tmp_path / "absent")
+
+
+# ------------------------------------------------------------------------------ GCC-PHAT input, augmentation
+
+
+def test_gcc_phat_input_for_the_gccphat_dnn_baseline():
+    cfg = tiny(input="gcc_phat", input_max_lag=12)
+    assert cfg.input_dim == 25
+    x = delayed_pair(4)  # left source: right ear delayed by 4 samples
+    frames = input_frames(x, cfg)
+    assert frames.shape[-1] == 25 and frames.abs().max() <= 1.0 + 1e-5
+    assert (frames[0].argmax(dim=-1) - 12 == -4).all()
+    # Frame-wise values, no statistics over the clip: a prefix gives the same first frames (causal input).
+    prefix = input_frames(x[..., :2000], cfg)
+    torch.testing.assert_close(prefix, frames[:, : prefix.shape[1]])
+    model = seeded(SfdLocalizer, cfg)
+    logits, _ = model(frames)
+    assert logits.shape == (x.shape[0], frames.shape[1], 37)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [({"input": "mfcc"}, "input='mfcc'"), ({"input_max_lag": 300}, "input_max_lag=300")],
+)
+def test_input_guards_name_the_culprit(kwargs, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        SfdConfig(**kwargs)
+
+
+def test_noise_augmentation_level_probability_and_guards():
+    x = noise(batch=64, time=16000)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        y = NoiseAugmentation((10.0, 10.0), probability=1.0)(x)
+    added = (y - x).square().mean(dim=(1, 2))
+    snr_db = 10 * torch.log10(x.square().mean(dim=(1, 2)) / added)
+    assert torch.allclose(snr_db, torch.full_like(snr_db, 10.0), atol=0.2)
+    left_right = torch.corrcoef((y - x)[0])[0, 1]
+    assert abs(left_right) < 0.05  # independent per ear
+    assert torch.equal(NoiseAugmentation(probability=0.0)(x), x)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        changed = (NoiseAugmentation(probability=0.5)(x) != x).flatten(1).any(dim=1).float().mean()
+    assert 0.25 < changed < 0.75
+    with pytest.raises(ConfigError, match="snr_range_db"):
+        NoiseAugmentation((20.0, 0.0))
+    with pytest.raises(ConfigError, match="probability"):
+        NoiseAugmentation(probability=1.5)
+
+
+def test_finetune_step_augments_only_in_training():
+    model = seeded(SfdLocalizer, tiny(dropout=0.0))
+    batch = {"noisy": noise(batch=2, time=4000), "labels": {"azimuth": torch.tensor([0.0, 0.5])}}
+    loud = NoiseAugmentation((-30.0, -30.0), probability=1.0)
+    model.eval()
+    assert torch.equal(finetune_step(model, batch, loud)["loss"], finetune_step(model, batch)["loss"])
+    model.train()
+    assert not torch.equal(finetune_step(model, batch, loud)["loss"], finetune_step(model, batch)["loss"])

@@ -254,3 +254,32 @@ def test_without_validation_best_is_last(tmp_path):
     best, meta = load_checkpoint(result.best_checkpoint, registry())
     torch.testing.assert_close(best.weight, module.model.weight, rtol=0, atol=0)
     assert "source" not in meta.extra and meta.extra["global_step"] == 3
+
+
+def noisy_step(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Dropout plus input noise from the global generators (as augmentations draw them)."""
+    x, y = batch
+    x = x + 0.1 * torch.randn_like(x)
+    return {"loss": nn.functional.mse_loss(model(x), y)}
+
+
+def make_dropout_module(seed: int = 0) -> MethodModule:
+    torch.manual_seed(seed)
+    return MethodModule(nn.Sequential(nn.Linear(3, 16), nn.Dropout(0.3), nn.Linear(16, 1)), noisy_step)
+
+
+def test_resume_continues_the_random_stream_of_dropout_and_augmentation(tmp_path):
+    full = config(max_steps=24, checkpoint_every_n_steps=5)
+    module = make_dropout_module()
+    train, val = loaders(full)
+    fit(module, train, val, full, tmp_path / "full", progress=False)
+    reference = {name: v.clone() for name, v in module.model.state_dict().items()}
+
+    train, val = loaders(full)
+    fit(make_dropout_module(), train, val, full, tmp_path / "run", progress=False, callbacks=[StopAt(12)])
+    torch.manual_seed(999)  # a resumed process starts with another generator state
+    resumed = make_dropout_module(seed=7)
+    train, val = loaders(full)
+    fit(resumed, train, val, full, tmp_path / "run", progress=False)
+    for name, tensor in reference.items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=0, atol=0)

@@ -1,8 +1,10 @@
 """``spatialrep demo``: the main job on the embedded default data.
 
-At this stage of the toolkit it renders a small binaural dataset (MIT KEMAR head, espeak speech, simulated
-rooms, diffuse noise) through the same code as ``spatialrep simulate``, summarises it, and draws a scene
-overview and one example's spatial features for a person to look at.
+It runs the SFD experiment at the tiny scale (:mod:`spatialrep.experiments.sfd`): renders binaural speech
+(MIT KEMAR head, espeak voices, simulated rooms, diffuse noise), pretrains SFD on every spatial target,
+fine-tunes it and the supervised baselines at two label budgets with three seeds, evaluates them and the
+classic localizers on one test set, prints the table, writes the plots, and ends with a ``localize`` command
+to try the trained model on a file.
 """
 
 from __future__ import annotations
@@ -10,10 +12,6 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-
-DEMO_PRESET = "binaural-speech-tiny"
-DEMO_OVERRIDES = ("scene.duration_s=2.0",)
-"""2 s clips instead of the tiny preset's 0.5 s, so the feature plot shows a few words of speech."""
 
 
 def _scene_overview(manifest_rows: list[dict], path: Path) -> None:
@@ -46,41 +44,30 @@ def _scene_overview(manifest_rows: list[dict], path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     import torch
 
-    from spatialrep.data.info import dataset_summary, format_summary
     from spatialrep.data.manifest import find_manifest, read_rows, resolve_path
-    from spatialrep.data.presets import load_dataset_config
-    from spatialrep.data.writer import render_dataset
+    from spatialrep.experiments.sfd import run_sfd_experiment
     from spatialrep.features.frontend import FeatureFrontEnd, feature_preset
     from spatialrep.features.plot import save_feature_plot
     from spatialrep.io.audio import read_audio
 
     out = Path(args.out)
-    config = load_dataset_config(DEMO_PRESET, [*DEMO_OVERRIDES, *(args.set or ())])
-    config = dataclasses.replace(config, num_examples=args.num)
-    print(f"[1/3] rendering {config.name} ({config.num_examples} binaural examples) into {out}/ ...")
     start = time.perf_counter()
-    report = render_dataset(config, out, workers=args.workers, progress=True)
-    elapsed = time.perf_counter() - start
-    summary = dataset_summary(out)
     print(
-        f"      done in {elapsed:.1f} s ({report.rendered_shards} shard(s) rendered, "
-        f"{report.skipped_shards} already finished)"
+        "[1/2] SFD at the tiny scale: render binaural speech (KEMAR, simulated rooms, diffuse noise), "
+        "pretrain a causal Conformer on each spatial target, fine-tune with 20 s and 1 min of labels "
+        "(3 seeds), compare with STFT-DNN, GCCPHAT-DNN and classic localizers on one test set ..."
     )
-    print(format_summary(summary))
+    result = run_sfd_experiment("tiny", out, workers=args.workers, progress=not args.quiet)
 
-    print("[2/3] drawing a scene overview ...")
-    rows = read_rows(find_manifest(out))
+    print("[2/2] drawing a scene overview and the spatial features of one test example ...")
+    data = out / "data"
+    rows = read_rows(find_manifest(data))
     overview = out / "overview.png"
     _scene_overview(rows, overview)
-
-    print("[3/3] drawing the spatial features of one test example ...")
-    test_rows = [r for r in rows if r["split"] == "test"] or rows
-    example = test_rows[0]
-    audio, rate = read_audio(resolve_path(out, example["noisy_path"]))
+    example = next(r for r in rows if r["split"] == "test")
+    audio, rate = read_audio(resolve_path(data, example["noisy_path"]))
     front = FeatureFrontEnd(feature_preset("binaural_default", sample_rate=rate))
     features_png = out / "example_features.png"
     save_feature_plot(
@@ -90,29 +77,38 @@ def run(args: argparse.Namespace) -> int:
         title=f"{example['noisy_path']}: azimuth {example['azimuth_deg'][0]:.1f}°, "
         f"RT60 {example['rt60_s']:.2f} s, SNR {example['snr_db']:.1f} dB",
     )
+    elapsed = time.perf_counter() - start
     print()
-    print(f"What was made, in {out}/:")
-    print("  manifest.csv          one row per example with every label (angles in degrees)")
-    print("  dataset.json          resolved config, library versions, seed, counts")
-    print("  <split>/...flac       noisy, clean_direct and dry signals (24-bit FLAC)")
-    print(f"  {overview.name:21s} source directions, RT60 and SNR of the whole dataset")
-    print(f"  {features_png.name:21s} log-mel, IPD, ILD and GCC-PHAT of {example['noisy_path']}")
+    print(f"Done in {elapsed / 60:.1f} min. What was made, in {out}/:")
+    print("  results.md / .csv / .json   the table above: MAE, median, acc5, acc10 per model, budget, SNR")
+    print("  mae_vs_snr.png              MAE per SNR band, one line per model")
+    print("  mae_vs_labels.png           MAE against minutes of labelled audio")
+    print("  data/                       the rendered dataset (manifest.csv, FLAC signals, label budgets)")
+    print(
+        "  pretrain/, finetune/        every trained model (safetensors + model.json), eval/ its predictions"
+    )
+    print(f"  {overview.name:27s} source directions, RT60 and SNR of the dataset")
+    print(f"  {features_png.name:27s} log-mel, IPD, ILD and GCC-PHAT of one test clip")
     print()
-    print("Next: render a larger set with e.g.")
-    print("  .venv/bin/spatialrep simulate --preset binaural-speech --out data/binaural-speech --hours 1")
+    print("The tiny scale checks the pipeline; its numbers mean little (2.5 min of training audio). The CPU")
+    print("reference is `spatialrep experiment sfd --scale small --out runs/sfd-small` (about an hour).")
+    print()
+    print(f"Trained model: {result['best_model']}")
+    print("Localize a file with it (add --stream for chunk-by-chunk causal processing, --json for machines):")
+    print(f"  .venv/bin/spatialrep localize {result['test_file']} --model {result['best_model']}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     parser = subparsers.add_parser(
         "demo",
-        help="render a small binaural dataset from the embedded data and describe it",
-        description="The main job on the embedded default data: renders the binaural-speech-tiny preset "
-        "(MIT KEMAR head, espeak speech, simulated rooms, diffuse noise) with `spatialrep simulate`'s code, "
-        "prints a summary and writes plots. Rerunning resumes (finished shards are kept).",
+        help="the main job: SFD pretraining, fine-tuning and baselines at the tiny scale",
+        description="The main job on the embedded default data: `spatialrep experiment sfd --scale tiny` "
+        "(render binaural speech with the MIT KEMAR head in simulated rooms with diffuse noise, pretrain SFD "
+        "on each spatial target, fine-tune at two label budgets with 3 seeds, compare with supervised and "
+        "classic baselines), then scene and feature plots. Rerunning resumes.",
     )
     parser.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
-    parser.add_argument("--num", type=int, default=48, help="number of examples (default: 48)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: every core)")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a preset value")
+    parser.add_argument("--workers", type=int, default=None, help="rendering processes (default: every core)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)

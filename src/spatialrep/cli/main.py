@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from spatialrep import __version__
 
 # Subcommand modules, in the order --help lists them.
-_COMMANDS = ("demo", "simulate", "dataset", "features", "localize", "info")
+_COMMANDS = ("demo", "simulate", "dataset", "features", "experiment", "localize", "info")
 
 EXIT_USER_ERROR = 2
 

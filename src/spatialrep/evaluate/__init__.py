@@ -8,6 +8,7 @@ from spatialrep.evaluate.baselines import (
     frontal_azimuths,
 )
 from spatialrep.evaluate.knn import KnnRegressor
+from spatialrep.evaluate.lem import LaplacianEigenmaps
 from spatialrep.evaluate.metrics import (
     DEFAULT_SNR_BANDS,
     angular_errors,
@@ -21,6 +22,7 @@ __all__ = [
     "AzimuthGrid",
     "GccPhatItdLocalizer",
     "KnnRegressor",
+    "LaplacianEigenmaps",
     "MusicLocalizer",
     "SrpPhatLocalizer",
     "angular_errors",

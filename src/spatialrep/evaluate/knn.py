@@ -26,25 +26,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from spatialrep.evaluate.neighbours import as_float_matrix, nearest_neighbours
 from spatialrep.geometry import wrap_angle
 
 __all__ = ["KnnRegressor"]
 
 FloatArray = npt.NDArray[np.float64]
 
-_CHUNK_ELEMENTS = 1 << 22  # bound the (chunk, N, D) difference tensor to about 32 MiB of float64
 
-
-def _as_float_array(value: Any, name: str, ndim: int) -> FloatArray:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim != ndim:
-        expected = "(n, dim)" if ndim == 2 else "(n,)"
-        raise ValueError(f"{name} must be {ndim}-D {expected}, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
+_as_float_array = as_float_matrix
 
 
 class KnnRegressor:
@@ -118,22 +108,7 @@ class KnnRegressor:
             raise ValueError(
                 f"queries have dimension {q.shape[1]} but the training embeddings {train.shape[1]}"
             )
-        k = self.k
-        m = q.shape[0]
-        indices = np.empty((m, k), dtype=np.intp)
-        squared = np.empty((m, k), dtype=np.float64)
-        chunk = max(1, _CHUNK_ELEMENTS // max(1, train.shape[0] * train.shape[1]))
-        for start in range(0, m, chunk):
-            block = q[start : start + chunk]
-            # Explicit differences (not |a|²+|b|²-2ab): an exact match gives exactly 0.
-            diff = block[:, None, :] - train[None, :, :]
-            dist2 = np.einsum("mnd,mnd->mn", diff, diff)
-            part = np.argpartition(dist2, k - 1, axis=1)[:, :k] if k < train.shape[0] else None
-            cand = part if part is not None else np.broadcast_to(np.arange(train.shape[0]), dist2.shape)
-            cand_d = np.take_along_axis(dist2, cand, axis=1)
-            order = np.argsort(cand_d, axis=1, kind="stable")
-            indices[start : start + chunk] = np.take_along_axis(cand, order, axis=1)
-            squared[start : start + chunk] = np.take_along_axis(cand_d, order, axis=1)
+        indices, squared = nearest_neighbours(q, train, self.k)
         bandwidth = np.median(squared, axis=1, keepdims=True)
         safe = np.where(bandwidth > 0, bandwidth, 1.0)
         # h = 0 (limit h → 0⁺): equal weight on the exact matches, of which there is at least one.

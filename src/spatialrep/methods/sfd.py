@@ -12,25 +12,30 @@ Models rebuild from ``{"config": SfdConfig.to_dict()}`` (:data:`MODEL_FACTORIES`
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from spatialrep.config import ConfigError
+from spatialrep.config import from_dict as config_from_dict
 from spatialrep.data.datasets import ManifestDataset, collate_examples
 from spatialrep.data.manifest import ManifestError
 from spatialrep.evaluate.azimuth_grid import REGIONS, AzimuthGrid
-from spatialrep.methods.sfd_targets import TARGETS, distillation_targets, input_frames, target_dim
+from spatialrep.methods.registry import checkpoint_dir
+from spatialrep.methods.sfd_targets import INPUTS, TARGETS, distillation_targets, input_frames, target_dim
+from spatialrep.methods.sfd_targets import input_dim as _input_dim
 from spatialrep.models import FramewiseClassifier, LinearHead, create_encoder
 from spatialrep.models.conformer import CausalConformer, ConformerState
 from spatialrep.train import FitResult, MethodModule, TrainConfig, fit, load_checkpoint, make_loader
 
 __all__ = [
     "MODEL_FACTORIES",
+    "NoiseAugmentation",
     "SfdConfig",
     "SfdLocalizer",
     "SfdPretrainer",
@@ -54,6 +59,10 @@ class SfdConfig:
         sample_rate: Hz; audio at another rate must be resampled first.
         n_fft, win_length, hop_length, window, center: the STFT of input and targets (defaults: 512-point
             FFT, 25 ms Hann window, 10 ms hop, ``center=False`` so frames are causal).
+        input: ``"stft"`` (SFD and STFT-DNN) or ``"gcc_phat"`` (the GCCPHAT-DNN baseline), see
+            :func:`~spatialrep.methods.sfd_targets.input_frames`.
+        input_max_lag: GCC-PHAT input lags ``-input_max_lag .. input_max_lag`` (16: ±1 ms at 16 kHz, wider
+            than any head's ITD).
         target: one of :data:`~spatialrep.methods.sfd_targets.TARGETS`.
         max_lag: GCC lags ``-max_lag .. max_lag`` samples (8: 17 lags, ±0.5 ms at 16 kHz).
         d_model, num_layers, num_heads, conv_kernel, dropout: the causal Conformer.
@@ -66,6 +75,8 @@ class SfdConfig:
     hop_length: int = 160
     window: str = "hann"
     center: bool = False
+    input: str = "stft"
+    input_max_lag: int = 16
     target: str = "gcc_phat"
     max_lag: int = 8
     d_model: int = 256
@@ -84,6 +95,16 @@ class SfdConfig:
                 raise ConfigError(f"SfdConfig.{name}={value!r} must be a positive integer")
         if self.win_length > self.n_fft:
             raise ConfigError(f"SfdConfig.win_length={self.win_length} must be <= n_fft={self.n_fft}")
+        if self.input not in INPUTS:
+            raise ConfigError(f"SfdConfig.input={self.input!r} is not one of {', '.join(INPUTS)}")
+        if (
+            isinstance(self.input_max_lag, bool)
+            or not isinstance(self.input_max_lag, int)
+            or not (0 <= 2 * self.input_max_lag < self.n_fft)
+        ):
+            raise ConfigError(
+                f"SfdConfig.input_max_lag={self.input_max_lag!r} must be an integer in [0, n_fft / 2)"
+            )
         if self.target not in TARGETS:
             raise ConfigError(f"SfdConfig.target={self.target!r} is not one of {', '.join(TARGETS)}")
         if isinstance(self.max_lag, bool) or not isinstance(self.max_lag, int) or self.max_lag < 0:
@@ -107,8 +128,9 @@ class SfdConfig:
 
     @property
     def input_dim(self) -> int:
-        """Encoder input features per frame: 2 ears x (real, imaginary) x ``n_fft // 2 + 1`` bins."""
-        return 4 * (self.n_fft // 2 + 1)
+        """Encoder input features per frame: 2 ears x (real, imaginary) x ``n_fft // 2 + 1`` bins for
+        ``"stft"``, ``2 * input_max_lag + 1`` lags for ``"gcc_phat"``."""
+        return _input_dim(self.input, self.n_fft, self.input_max_lag)
 
     @property
     def target_dim(self) -> int:
@@ -141,11 +163,7 @@ class SfdConfig:
         Raises:
             ConfigError: unknown keys (named) or invalid values.
         """
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"SfdConfig: unknown key(s) {', '.join(unknown)}")
-        return cls(**dict(data))
+        return config_from_dict(cls, data)
 
 
 def _as_config(config: SfdConfig | Mapping[str, Any]) -> SfdConfig:
@@ -323,6 +341,41 @@ def pretrain_step(model: nn.Module, batch: Mapping[str, Any]) -> dict[str, Tenso
     return {"loss": nn.functional.mse_loss(model(frames), targets)}
 
 
+@dataclasses.dataclass(frozen=True)
+class NoiseAugmentation:
+    """Fine-tuning augmentation: add white noise, independent per ear, to some training clips.
+
+    Each clip of a training batch is augmented with probability ``probability``; its noise level is drawn
+    uniformly in ``snr_range_db`` relative to the clip's own power (signal = the already noisy input). Draws
+    come from torch's global generator, which ``fit`` seeds and checkpoints, so resumed runs repeat them.
+
+    Raises:
+        ConfigError: an empty SNR range or a probability outside [0, 1].
+    """
+
+    snr_range_db: tuple[float, float] = (0.0, 20.0)
+    probability: float = 0.5
+
+    def __post_init__(self) -> None:
+        low, high = (float(v) for v in self.snr_range_db)
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise ConfigError(
+                f"NoiseAugmentation.snr_range_db={self.snr_range_db!r} must be finite low <= high"
+            )
+        if not 0.0 <= self.probability <= 1.0:
+            raise ConfigError(f"NoiseAugmentation.probability={self.probability!r} must be in [0, 1]")
+
+    def __call__(self, noisy: Tensor) -> Tensor:
+        """``(batch, channels, time) -> (batch, channels, time)``."""
+        batch = noisy.shape[0]
+        low, high = self.snr_range_db
+        snr_db = low + (high - low) * torch.rand(batch, 1, 1, device=noisy.device, dtype=noisy.dtype)
+        apply = (torch.rand(batch, 1, 1, device=noisy.device) < self.probability).to(noisy.dtype)
+        power = noisy.square().mean(dim=(1, 2), keepdim=True)
+        noise = torch.randn_like(noisy) * torch.sqrt(power * 10.0 ** (-snr_db / 10.0))
+        return noisy + apply * noise
+
+
 def _azimuth_classes(batch: Mapping[str, Any], grid: AzimuthGrid) -> Tensor:
     azimuth = batch["labels"]["azimuth"]
     azimuth = torch.as_tensor(azimuth)
@@ -336,8 +389,12 @@ def _azimuth_classes(batch: Mapping[str, Any], grid: AzimuthGrid) -> Tensor:
     return torch.from_numpy(grid.to_index(azimuth.numpy()))
 
 
-def finetune_step(model: nn.Module, batch: Mapping[str, Any]) -> dict[str, Tensor]:
+def finetune_step(
+    model: nn.Module, batch: Mapping[str, Any], augment: NoiseAugmentation | None = None
+) -> dict[str, Tensor]:
     """Frame-wise cross-entropy against the clip's azimuth class, plus clip accuracy.
+
+    ``augment`` is applied to ``noisy`` while the model is in training mode (never in validation).
 
     Raises:
         TypeError: ``model`` is not an :class:`SfdLocalizer`.
@@ -345,7 +402,10 @@ def finetune_step(model: nn.Module, batch: Mapping[str, Any]) -> dict[str, Tenso
     """
     if not isinstance(model, SfdLocalizer):
         raise TypeError(f"finetune_step needs an SfdLocalizer, got {type(model).__name__}")
-    frames = input_frames(batch["noisy"], model.config)
+    noisy = batch["noisy"]
+    if augment is not None and model.training:
+        noisy = augment(noisy)
+    frames = input_frames(noisy, model.config)
     frame_logits, clip_logits = model(frames)
     classes = _azimuth_classes(batch, model.grid).to(frame_logits.device)
     per_frame = classes[:, None].expand(frame_logits.shape[:2])
@@ -429,14 +489,6 @@ def pretrain(
     return _train(model, name, pretrain_step, train_set, dataset_dir, out_dir, config, train_config, progress)
 
 
-def _checkpoint_dir(path: str | os.PathLike[str]) -> Path:
-    folder = Path(path)
-    for candidate in (folder, folder / "best", folder / "last"):
-        if (candidate / "model.json").is_file():
-            return candidate
-    raise FileNotFoundError(f"no SFD checkpoint (model.json) in {folder} or its best/ or last/ folder")
-
-
 def load_sfd(path: str | os.PathLike[str]) -> nn.Module:
     """Load an SFD checkpoint (a ``fit`` output folder or a ``best``/``last`` folder), eval mode, on CPU.
 
@@ -444,7 +496,7 @@ def load_sfd(path: str | os.PathLike[str]) -> nn.Module:
         FileNotFoundError: no ``model.json`` there.
         KeyError: a checkpoint of another model.
     """
-    model, _ = load_checkpoint(_checkpoint_dir(path), MODEL_FACTORIES)
+    model, _ = load_checkpoint(checkpoint_dir(path), MODEL_FACTORIES)
     return model
 
 
@@ -457,6 +509,7 @@ def finetune(
     budget: str | None = None,
     init_from: str | os.PathLike[str] | None = None,
     freeze_encoder: bool = False,
+    augment: NoiseAugmentation | None = None,
     progress: bool = False,
 ) -> FitResult:
     """Fine-tune an :class:`SfdLocalizer` for azimuth classification (``model_name="sfd_localizer"``).
@@ -470,6 +523,7 @@ def finetune(
             train split.
         init_from: a :func:`pretrain` output (or its ``best``/``last`` folder) whose encoder initialises ours.
         freeze_encoder: train the classifier only (linear probe).
+        augment: noise augmentation of the training clips (:class:`NoiseAugmentation`), or none.
         progress: show Lightning's progress bar.
 
     Raises:
@@ -493,4 +547,5 @@ def finetune(
     if freeze_encoder:
         model.freeze_encoder()
     name = "sfd_localizer"
-    return _train(model, name, finetune_step, train_set, dataset_dir, out_dir, config, train_config, progress)
+    step = finetune_step if augment is None else functools.partial(finetune_step, augment=augment)
+    return _train(model, name, step, train_set, dataset_dir, out_dir, config, train_config, progress)

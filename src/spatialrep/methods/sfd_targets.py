@@ -43,9 +43,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ILD_SCALE_DB",
+    "INPUTS",
     "INSTANCE_NORM_EPS",
     "TARGETS",
     "distillation_targets",
+    "input_dim",
     "input_frames",
     "instance_normalize",
     "target_dim",
@@ -53,6 +55,9 @@ __all__ = [
 
 TARGETS = ("gcc", "gcc_phat", "cps_phat", "ipd_ild")
 """Valid values of ``SfdConfig.target``."""
+
+INPUTS = ("stft", "gcc_phat")
+"""Valid values of ``SfdConfig.input``: binaural STFT (SFD, STFT-DNN) or frame-wise GCC-PHAT (GCCPHAT-DNN)."""
 
 ILD_SCALE_DB = 20.0
 """ILD targets are divided by this (dB) and clipped to [-2, 2]: head ILDs of ±20 dB map to ±1."""
@@ -75,6 +80,19 @@ def target_dim(target: str, n_fft: int, max_lag: int) -> int:
     if target == "ipd_ild":
         return 3 * freqs
     raise ValueError(f"unknown SFD target {target!r}; valid: {', '.join(TARGETS)}")
+
+
+def input_dim(input_kind: str, n_fft: int, input_max_lag: int) -> int:
+    """Encoder input features per frame: ``4 * F`` (``"stft"``) or ``2 * input_max_lag + 1`` (``"gcc_phat"``).
+
+    Raises:
+        ValueError: an unknown input kind.
+    """
+    if input_kind == "stft":
+        return 4 * (n_fft // 2 + 1)
+    if input_kind == "gcc_phat":
+        return 2 * input_max_lag + 1
+    raise ValueError(f"unknown SFD input {input_kind!r}; valid: {', '.join(INPUTS)}")
 
 
 def instance_normalize(x: Tensor, eps: float = INSTANCE_NORM_EPS) -> Tensor:
@@ -105,27 +123,32 @@ def _stft(x: Tensor, config: SfdConfig) -> Tensor:
 
 
 def input_frames(noisy: Tensor, config: SfdConfig) -> Tensor:
-    """The encoder's input: real and imaginary STFT parts of both ears, one vector per frame.
+    """The encoder's input, one vector per frame, as ``config.input`` says.
+
+    * ``"stft"``: real and imaginary STFT parts of both ears; feature index ``(channel * 2 + part) * F + bin``
+      (see ``stft_frames_to_sequence``).
+    * ``"gcc_phat"``: the frame's GCC-PHAT over lags ``-input_max_lag .. input_max_lag`` (values in [-1, 1],
+      not normalised over the clip, so the input stays causal).
 
     Args:
         noisy: binaural waveform at ``config.sample_rate``.
-        config: the STFT parameters.
-
-    Returns:
-        Frame sequence; feature index ``(channel * 2 + part) * F + bin`` (see ``stft_frames_to_sequence``).
+        config: the STFT parameters and input kind.
 
     Raises:
         TypeError: a non-floating input.
         ValueError: not ``(batch, 2, time)``, or shorter than one frame.
 
     Shape:
-        ``(batch, 2, time) -> (batch, frames, 4 * F)``.
+        ``(batch, 2, time) -> (batch, frames, config.input_dim)``.
     """
     _check_binaural(noisy, "noisy")
+    if config.input == "gcc_phat":
+        r = gcc_from_stft(_stft(noisy, config), config.n_fft, config.input_max_lag, phat=True)  # (B, 1, L, T)
+        return r.flatten(1, -2).transpose(1, 2)
     spec = stft_real_imag(
         noisy, config.n_fft, config.hop_length, config.win_length, config.window, config.center
     )
-    return stft_frames_to_sequence(spec)
+    return stft_frames_to_sequence(spec)  # the encoder LayerNorms each frame: no level normalisation here
 
 
 def distillation_targets(clean_direct: Tensor, config: SfdConfig, target: str | None = None) -> Tensor:

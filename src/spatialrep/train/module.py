@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -131,6 +133,33 @@ class MethodModule(L.LightningModule):
                 sync_dist=stage != "train",
             )
         return loss.reshape(())
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Dropout and augmentations draw from the global generators; keeping their state makes a resumed
+        # run continue the same random stream as an uninterrupted one.
+        # Plain tensors and numbers only: checkpoints are read with weights_only=True.
+        kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (the legacy global generator)
+        numpy_state: dict[str, Any] = {"kind": str(kind), "pos": int(pos), "has_gauss": int(has_gauss)}
+        numpy_state.update(keys=torch.from_numpy(np.asarray(keys, np.int64)), cached=float(cached))
+        version, internal, gauss_next = random.getstate()
+        state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": numpy_state}
+        state["python"] = {"version": version, "internal": list(internal), "gauss_next": gauss_next}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["spatialrep_rng"] = state
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("spatialrep_rng")
+        if not state:
+            return
+        torch.set_rng_state(state["torch"])
+        n = state["numpy"]
+        keys = n["keys"].numpy().astype(np.uint32)
+        np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["cached"]))  # noqa: NPY002
+        p = state["python"]
+        random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         return self._shared(batch, "train")

@@ -1,0 +1,215 @@
+"""Measurement-vector datasets of the SCE experiment, rendered in memory and cached as ``.npz``.
+
+Every clip is a source signal convolved with a binaural room impulse response (BRIR) from
+:func:`spatialrep.simulate.room_response.room_response` (hybrid mode), then reduced to SCE's time-averaged
+ILD/IPD vector. Directions come from the measured KEMAR grid (``frontal_directions``) so that KEMAR labels are
+exact (no nearest-neighbour HRIR lookup error). All randomness derives from ``(seed, name)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from scipy.signal import fftconvolve
+
+from spatialrep.features.measurement import sce_measurement_vector
+from spatialrep.io.atomic import atomic_path
+from spatialrep.simulate.room_response import room_response
+from spatialrep.simulate.rooms import RoomSampler, ShoeboxRoom, place_receiver_and_source, source_offset
+
+__all__ = [
+    "Dataset",
+    "frontal_directions",
+    "load_or_build",
+    "render_features",
+    "split_indices",
+    "stable_seed",
+]
+
+SAMPLE_RATE = 16000
+FIXED_ROOM = ShoeboxRoom("fixed_5x4x2.8_rt0.3", (5.0, 4.0, 2.8), 0.3)
+FIXED_RECEIVER = np.array([2.5, 2.0, 1.5])
+FIXED_DISTANCE_M = 1.2
+TRAIN_ROOMS = RoomSampler(size_range=((3.0, 10.0), (2.0, 4.0), (2.8, 3.4)), rt60_range=(0.1, 0.4))
+RECEIVER_HEIGHT_M = 1.7
+DISTANCES_M = (1.0, 1.5, 2.0)
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Measurement vectors with their labels.
+
+    Attributes:
+        features: ``(n, D)`` float32.
+        azimuth, elevation: ``(n,)`` radians.
+        group: ``(n,)`` int, the room or head index of each clip (0 for the fixed condition).
+    """
+
+    features: npt.NDArray[np.float32]
+    azimuth: npt.NDArray[np.float64]
+    elevation: npt.NDArray[np.float64]
+    group: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+    def subset(self, index: npt.ArrayLike) -> Dataset:
+        idx = np.asarray(index, dtype=np.intp)
+        return Dataset(self.features[idx], self.azimuth[idx], self.elevation[idx], self.group[idx])
+
+    def triple(self) -> tuple[Any, Any, Any]:
+        return self.features, self.azimuth, self.elevation
+
+    @staticmethod
+    def concat(parts: Sequence[Dataset]) -> Dataset:
+        return Dataset(
+            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(Dataset))
+        )
+
+
+def stable_seed(seed: int, name: str) -> np.random.SeedSequence:
+    """A seed sequence that depends only on ``seed`` and the string ``name``."""
+    return np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8"))])
+
+
+def frontal_directions(receiver: Any, stride: int, max_elevation_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """The receiver's measured directions with ``|azimuth| <= 90°`` and ``|elevation| <= max_elevation_deg``.
+
+    Every ``stride``-th azimuth of each elevation ring is kept. Returns ``(azimuth, elevation)`` radians.
+    """
+    az, el = receiver.directions
+    az = np.arctan2(np.sin(az), np.cos(az))
+    keep = (np.abs(az) <= math.radians(90.0) + 1e-9) & (np.abs(el) <= math.radians(max_elevation_deg) + 1e-9)
+    az, el = az[keep], el[keep]
+    out_az, out_el = [], []
+    for ring in np.unique(np.round(el, 6)):
+        members = np.flatnonzero(np.isclose(el, ring, atol=1e-6))
+        members = members[np.argsort(az[members])]
+        chosen = members[:: max(1, stride)]
+        out_az.append(az[chosen])
+        out_el.append(el[chosen])
+    return np.concatenate(out_az), np.concatenate(out_el)
+
+
+def fixed_brir(receiver: Any, azimuth: float, elevation: float, rng: np.random.Generator) -> np.ndarray:
+    """Fixed-room BRIR, receiver at :data:`FIXED_RECEIVER` facing +x, source at 1.2 m; ``(2, taps)``."""
+    source = FIXED_RECEIVER + source_offset(azimuth, elevation, FIXED_DISTANCE_M, 0.0)
+    return room_response(FIXED_ROOM, receiver, FIXED_RECEIVER, source, rng).full
+
+
+def placed_brir(
+    room: ShoeboxRoom, receiver: Any, azimuth: float, elevation: float, rng: np.random.Generator
+) -> np.ndarray:
+    """BRIR, random receiver position (1.7 m high) and yaw; distance 1, 1.5 or 2 m (largest fit)."""
+    first = int(rng.integers(len(DISTANCES_M)))
+    for distance in sorted(DISTANCES_M[: first + 1], reverse=True):
+        try:
+            placement = place_receiver_and_source(
+                room, rng, azimuth, elevation, distance,
+                receiver_margin=0.25, source_margin=0.25,
+                receiver_height=(RECEIVER_HEIGHT_M, RECEIVER_HEIGHT_M),
+            )  # fmt: skip
+        except ValueError:
+            continue
+        return room_response(
+            room, receiver, placement.receiver, placement.source, rng, receiver_yaw=placement.yaw
+        ).full
+    raise ValueError(f"room {room.id!r} cannot hold a source at {DISTANCES_M[0]} m")
+
+
+def train_rooms(seed: int, count: int, name: str) -> list[ShoeboxRoom]:
+    """``count`` random shoebox rooms (3-10 x 2-4 x 2.8-3.4 m, RT60 0.1-0.4 s) drawn from ``(seed, name)``."""
+    rng = np.random.default_rng(stable_seed(seed, name))
+    return [TRAIN_ROOMS.sample(rng, room_id=f"{name}_{i}") for i in range(count)]
+
+
+Excitation = Callable[[np.random.Generator, int], np.ndarray]
+
+
+def white_excitation(rng: np.random.Generator, length: int) -> np.ndarray:
+    return rng.standard_normal(length)
+
+
+def render_features(
+    jobs: Sequence[tuple[Callable[[np.random.Generator], np.ndarray], float, float, int]],
+    excitation: Excitation,
+    duration_s: float,
+    seed: int,
+    name: str,
+    *,
+    snr_db: float | None = None,
+    progress: Any = None,
+) -> Dataset:
+    """Render one clip per job and reduce it to its measurement vector.
+
+    Args:
+        jobs: ``(brir_fn(rng) -> (2, taps), azimuth, elevation, group)`` per clip.
+        excitation: ``excitation(rng, length)`` mono source signal.
+        duration_s: clip length after the steady-state convolution (``valid`` part only).
+        seed, name: the randomness (one generator per clip from ``(seed, name, index)``).
+        snr_db: add spatially uncorrelated white noise at this SNR (mean power over both ears), or ``None``.
+        progress: an optional tqdm bar, advanced once per clip.
+    """
+    length = round(duration_s * SAMPLE_RATE)
+    root = stable_seed(seed, name)
+    features = []
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        if batch:
+            x = torch.from_numpy(np.stack(batch)).float()
+            features.append(sce_measurement_vector(x, SAMPLE_RATE).numpy())
+            batch.clear()
+
+    for index, (brir_fn, _, _, _) in enumerate(jobs):
+        rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(index,)))
+        brir = brir_fn(rng)
+        signal = excitation(rng, length + brir.shape[1] - 1)
+        clip = np.stack([fftconvolve(signal, brir[c], mode="valid") for c in range(2)])
+        if snr_db is not None:
+            power = float(np.mean(clip**2))
+            clip = clip + rng.standard_normal(clip.shape) * math.sqrt(power / 10.0 ** (snr_db / 10.0))
+        batch.append(clip)
+        if len(batch) == 64:
+            flush()
+        if progress is not None:
+            progress.update(1)
+    flush()
+    return Dataset(
+        np.concatenate(features).astype(np.float32),
+        np.array([j[1] for j in jobs], dtype=np.float64),
+        np.array([j[2] for j in jobs], dtype=np.float64),
+        np.array([j[3] for j in jobs], dtype=np.int64),
+    )
+
+
+def split_indices(n: int, train_share: float, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Random ``train_share`` / rest split of ``range(n)`` from ``(seed, name)``; both parts sorted."""
+    order = np.random.default_rng(stable_seed(seed, name)).permutation(n)
+    cut = round(train_share * n)
+    return np.sort(order[:cut]), np.sort(order[cut:])
+
+
+def _save(path: Path, data: Dataset) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **dataclasses.asdict(data))
+
+
+def load_or_build(cache: str | os.PathLike[str], name: str, build: Callable[[], Dataset]) -> Dataset:
+    """``cache/<name>.npz`` if it exists, else ``build()`` stored there atomically."""
+    path = Path(cache) / f"{name}.npz"
+    if path.is_file():
+        with np.load(path) as archive:
+            return Dataset(**{f.name: archive[f.name] for f in dataclasses.fields(Dataset)})
+    data = build()
+    _save(path, data)
+    return data

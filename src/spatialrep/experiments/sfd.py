@@ -1,0 +1,423 @@
+"""The SFD experiment: every pretraining target x label budget x seed, supervised and classic baselines, one
+fixed test set (``spatialrep experiment sfd``; see ``docs/sfd.md``).
+
+Output folder layout (every file written atomically; a rerun skips what is done, so a killed run resumes)::
+
+    experiment.json                 the configuration (a rerun with another one is refused)
+    data/                           the rendered dataset (resumable itself)
+    pretrain/<target>/seed<k>/      pretraining runs (``spatialrep.train.fit`` layout)
+    finetune/<method>/<budget>/seed<k>/   fine-tuning runs; ``<method>`` is sfd-<target>, sfd-<target>-probe,
+                                    stft-dnn or gccphat-dnn
+    eval/<method>__<budget>__seed<k>.json   test predictions and metrics of one model
+    eval/<classic>.json             the same for a classic baseline
+    results.csv / results.json / results.md, mae_vs_snr.png, mae_vs_labels.png
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from spatialrep.data.datasets import ManifestDataset, collate_examples
+from spatialrep.data.manifest import ManifestError
+from spatialrep.data.presets import load_dataset_config
+from spatialrep.data.writer import render_dataset
+from spatialrep.evaluate.baselines import (
+    GccPhatItdLocalizer,
+    MusicLocalizer,
+    SrpPhatLocalizer,
+    frontal_azimuths,
+)
+from spatialrep.evaluate.metrics import localization_metrics
+from spatialrep.experiments.report import aggregate, markdown_table, read_json, write_json, write_results
+from spatialrep.experiments.sfd_config import SfdExperimentConfig, experiment_config, json_ready
+from spatialrep.methods.sfd import SfdLocalizer, distillation_targets, finetune, load_sfd, pretrain
+from spatialrep.train import make_loader, read_meta
+
+__all__ = ["METRICS", "run_sfd_experiment"]
+
+METRICS = ("mae_deg", "median_deg", "acc5", "acc10")
+Log = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's per-run banners (accelerator, tips) and known deprecation chatter for many short
+    runs; warnings about the training itself still show."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+            warnings.filterwarnings("ignore", message=r".*litlogger.*")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+class _Job:
+    """One unit of work: a pretraining, a fine-tuning or an evaluation, done when its marker exists."""
+
+    def __init__(self, name: str, marker: Path, run: Callable[[], None]) -> None:
+        self.name, self.marker, self.run = name, marker, run
+
+    @property
+    def done(self) -> bool:
+        return self.marker.is_file()
+
+
+def _check_output(out: Path, config: SfdExperimentConfig) -> None:
+    stored_path = out / "experiment.json"
+    wanted = config.to_dict()
+    if stored_path.is_file():
+        stored = read_json(stored_path)
+        if stored != wanted:
+            keys = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+            raise ValueError(
+                f"{out} holds an SFD experiment with another configuration (differs in: {', '.join(keys)}); "
+                "use another --out folder or delete it"
+            )
+        return
+    if out.exists() and any(p.name != "data" for p in out.iterdir()):
+        raise ValueError(f"{out} is not empty and holds no SFD experiment; use a new or empty --out folder")
+    write_json(stored_path, wanted)
+
+
+class _InMemory(torch.utils.data.Dataset[Any]):
+    """A dataset's items read once and kept (the test set is evaluated by every model)."""
+
+    def __init__(self, dataset: ManifestDataset) -> None:
+        self.rows = dataset.rows
+        self.items = [dataset[i] for i in range(len(dataset))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.items[index]
+
+
+@functools.lru_cache(maxsize=1)
+def _test_set(data: Path) -> tuple[_InMemory, np.ndarray, np.ndarray]:
+    test = _InMemory(ManifestDataset(data, split="test", signals=("noisy",)))
+    azimuth = np.radians([float(row["azimuth_deg"][0]) for row in test.rows])
+    snr = np.array([float(row["snr_db"]) for row in test.rows])
+    return test, azimuth, snr
+
+
+def _predict_learned(model_dir: Path, test: Any, batch_size: int) -> np.ndarray:
+    model = load_sfd(model_dir)
+    if not isinstance(model, SfdLocalizer):
+        raise ValueError(f"{model_dir} does not hold an SfdLocalizer")
+    loader = make_loader(test, batch_size=batch_size, shuffle=False, collate_fn=collate_examples)
+    out = [model.predict(batch["noisy"])["clip_azimuth"].numpy() for batch in loader]
+    return np.concatenate(out).astype(np.float64)
+
+
+def _classic_localizer(name: str, sample_rate: int) -> Any:
+    from spatialrep.simulate.hrtf import load_default_hrtf
+
+    hrtf = load_default_hrtf(sample_rate)
+    azimuths = frontal_azimuths(5.0)
+    if name == "gcc-phat-itd":
+        return GccPhatItdLocalizer.from_hrtf(hrtf, azimuths)
+    if name == "srp-phat":
+        return SrpPhatLocalizer.from_hrtf(hrtf, azimuths)
+    return MusicLocalizer.from_hrtf(hrtf, azimuths)
+
+
+def _predict_classic(name: str, test: Any, sample_rate: int, batch_size: int) -> np.ndarray:
+    localizer = _classic_localizer(name, sample_rate)
+    loader = make_loader(test, batch_size=batch_size, shuffle=False, collate_fn=collate_examples)
+    return np.concatenate([np.asarray(localizer.localize(b["noisy"]), dtype=np.float64) for b in loader])
+
+
+def _evaluation(
+    pred: np.ndarray, azimuth: np.ndarray, snr: np.ndarray, config: SfdExperimentConfig, **keys: Any
+) -> dict[str, Any]:
+    metrics = localization_metrics(pred, azimuth, snr_db=snr, snr_bands=config.snr_bands)
+    return {**keys, **metrics, "pred_azimuth_deg": np.degrees(pred).round(4).tolist()}
+
+
+def _learned_methods(config: SfdExperimentConfig) -> list[tuple[str, str, str | None, bool]]:
+    """``(method, input kind, pretraining target or None, linear probe)`` of every learned model."""
+    methods: list[tuple[str, str, str | None, bool]] = [
+        (f"sfd-{t}", "stft", t, False) for t in config.targets
+    ]
+    if config.linear_probe:
+        methods += [(f"sfd-{t}-probe", "stft", t, True) for t in config.targets]
+    if "stft-dnn" in config.supervised:
+        methods.append(("stft-dnn", "stft", None, False))
+    if "gccphat-dnn" in config.supervised:
+        methods.append(("gccphat-dnn", "gcc_phat", None, False))
+    return methods
+
+
+def _plan(out: Path, config: SfdExperimentConfig, progress: bool) -> list[_Job]:
+    data = out / "data"
+    jobs: list[_Job] = []
+    pretrain_seeds = config.seeds if config.pretrain_per_seed else config.seeds[:1]
+
+    def pretrain_dir(target: str, seed: int) -> Path:
+        return out / "pretrain" / target / f"seed{seed if config.pretrain_per_seed else pretrain_seeds[0]}"
+
+    for target in config.targets:
+        for seed in pretrain_seeds:
+            run_dir = pretrain_dir(target, seed)
+
+            def do_pretrain(run_dir: Path = run_dir, target: str = target, seed: int = seed) -> None:
+                result = pretrain(
+                    data,
+                    run_dir,
+                    config.sfd_config("stft", target),
+                    config.train_config("pretrain", seed),
+                    progress=progress,
+                )
+                write_json(run_dir / "done.json", {"global_step": result.global_step})
+
+            jobs.append(_Job(f"pretrain {target} seed {seed}", run_dir / "done.json", do_pretrain))
+
+    augment = config.noise_augmentation()
+    for method, input_kind, init_target, probe in _learned_methods(config):
+        for budget in config.budgets:
+            for seed in config.seeds:
+                run_dir = out / "finetune" / method / budget / f"seed{seed}"
+                init = pretrain_dir(init_target, seed) if init_target is not None else None
+
+                def do_finetune(
+                    run_dir: Path = run_dir,
+                    input_kind: str = input_kind,
+                    target: str | None = init_target,
+                    init: Path | None = init,
+                    probe: bool = probe,
+                    budget: str = budget,
+                    seed: int = seed,
+                ) -> None:
+                    sfd_config = config.sfd_config(input_kind, target or "gcc_phat")
+                    result = finetune(
+                        data,
+                        run_dir,
+                        sfd_config,
+                        config.train_config("finetune", seed),
+                        budget=budget,
+                        init_from=init,
+                        freeze_encoder=probe,
+                        augment=augment,
+                        progress=progress,
+                    )
+                    write_json(run_dir / "done.json", {"global_step": result.global_step})
+
+                jobs.append(
+                    _Job(f"finetune {method} {budget} seed {seed}", run_dir / "done.json", do_finetune)
+                )
+    return jobs
+
+
+def _eval_jobs(out: Path, config: SfdExperimentConfig) -> list[_Job]:
+    data = out / "data"
+    jobs: list[_Job] = []
+    sample_rate = int(config.sfd_config("stft", "gcc_phat").sample_rate)
+    for method, _, _, _ in _learned_methods(config):
+        for budget in config.budgets:
+            for seed in config.seeds:
+                marker = out / "eval" / f"{method}__{budget}__seed{seed}.json"
+
+                def do_eval(
+                    marker: Path = marker, method: str = method, budget: str = budget, seed: int = seed
+                ):
+                    test, azimuth, snr = _test_set(data)
+                    model_dir = out / "finetune" / method / budget / f"seed{seed}" / "best"
+                    pred = _predict_learned(model_dir, test, config.eval_batch_size)
+                    row = _evaluation(pred, azimuth, snr, config, method=method, budget=budget, seed=seed)
+                    write_json(marker, row)
+
+                jobs.append(_Job(f"evaluate {method} {budget} seed {seed}", marker, do_eval))
+    for name in config.classic:
+        marker = out / "eval" / f"{name}.json"
+
+        def do_classic(marker: Path = marker, name: str = name) -> None:
+            test, azimuth, snr = _test_set(data)
+            pred = _predict_classic(name, test, sample_rate, config.eval_batch_size)
+            write_json(marker, _evaluation(pred, azimuth, snr, config, method=name, budget="none", seed=None))
+
+        jobs.append(_Job(f"evaluate {name}", marker, do_classic))
+    return jobs
+
+
+def _band_table(rows: Sequence[dict[str, Any]], budgets: Sequence[str]) -> str:
+    bands = list(rows[0]["snr_bands"]) if rows else []
+    flat = []
+    for row in rows:
+        entry = {"method": row["method"], "budget": row["budget"], "seed": row["seed"]}
+        entry.update({f"MAE {band}": row["snr_bands"][band]["mae_deg"] for band in bands})
+        flat.append(entry)
+    summary = aggregate(flat, ["method", "budget"], [f"MAE {b}" for b in bands])
+    columns = ["method", "budget", *[f"MAE {b}" for b in bands]]
+    order = {b: i for i, b in enumerate([*budgets, "none"])}
+    summary.sort(key=lambda r: (order.get(r["budget"], 99), r["method"]))
+    return "## MAE (degrees) per SNR band (dB), mean over seeds\n\n" + markdown_table(summary, columns, ".1f")
+
+
+def _zero_predictor_mse(data: Path, config: SfdExperimentConfig, target: str) -> float:
+    """Validation MSE of always predicting 0 (the level a pretraining that learned nothing sits near:
+    instance-normalised GCC targets have mean 0 and variance 1 per clip)."""
+    sfd_config = config.sfd_config("stft", target)
+    val = ManifestDataset(data, split="val", signals=("clean_direct",))
+    loader = make_loader(val, batch_size=config.eval_batch_size, shuffle=False, collate_fn=collate_examples)
+    total, count = 0.0, 0
+    for batch in loader:
+        targets = distillation_targets(batch["clean_direct"], sfd_config)
+        total += float(targets.double().square().sum())
+        count += targets.numel()
+    return total / max(count, 1)
+
+
+def _pretraining_table(out: Path, config: SfdExperimentConfig) -> str:
+    """Best validation MSE of every pretraining against predicting zero: how much of the target it learned."""
+    lines = []
+    for target in config.targets:
+        zero_path = out / "pretrain" / target / "zero_predictor_val_mse.json"
+        if not zero_path.is_file():
+            try:
+                write_json(zero_path, {"mse": _zero_predictor_mse(out / "data", config, target)})
+            except ManifestError:
+                return ""  # no validation split
+        zero = float(read_json(zero_path)["mse"])
+        for run in sorted((out / "pretrain" / target).glob("seed*")):
+            meta = read_meta(run / "best")
+            best = meta.extra.get("best_score")
+            if best is None:
+                continue
+            explained = 100.0 * (1.0 - float(best) / zero) if zero > 0 else float("nan")
+            step = meta.extra.get("global_step")
+            lines.append(f"| {target} | {run.name} | {step} | {best:.4f} | {zero:.4f} | {explained:+.1f} % |")
+    if not lines:
+        return ""
+    head = (
+        "## Pretraining: validation MSE of the best checkpoint against predicting zero\n\n"
+        "| target | run | steps | val MSE | zero-predictor MSE | explained |\n|---|---|---|---|---|---|\n"
+    )
+    return head + "\n".join(lines) + "\n"
+
+
+def _summary(rows: Sequence[dict[str, Any]], budgets: Sequence[str]) -> list[dict[str, Any]]:
+    summary = aggregate(rows, ["method", "budget"], METRICS)
+    order = {b: i for i, b in enumerate([*budgets, "none"])}
+    summary.sort(key=lambda r: (order.get(r["budget"], 99), r["mae_deg"]))
+    for row in summary:
+        row["MAE ± std"] = f"{row['mae_deg']:.1f} ± {row['mae_deg_std']:.1f}"
+    return summary
+
+
+def _reductions(summary: Sequence[dict[str, Any]], budgets: Sequence[str]) -> str:
+    """MAE reduction of each pretrained model against STFT-DNN at every budget (the paper's headline)."""
+    lines = []
+    for budget in budgets:
+        at = {r["method"]: r["mae_deg"] for r in summary if r["budget"] == budget}
+        if "stft-dnn" not in at:
+            continue
+        base = at["stft-dnn"]
+        for method, mae in sorted(at.items()):
+            if method.startswith("sfd-") and base > 0:
+                lines.append(f"| {budget} | {method} | {100.0 * (base - mae) / base:+.1f} % |")
+    if not lines:
+        return ""
+    head = "## MAE reduction against STFT-DNN (positive = pretrained is better)\n\n"
+    return head + "| budget | method | reduction |\n|---|---|---|\n" + "\n".join(lines) + "\n"
+
+
+def run_sfd_experiment(
+    scale: str | SfdExperimentConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    log: Log = print,
+) -> dict[str, Any]:
+    """Run (or resume) the SFD experiment and write its tables and plots.
+
+    Args:
+        scale: ``"tiny"``, ``"small"``, ``"paper"`` or an :class:`SfdExperimentConfig`.
+        out_dir: the experiment folder (see the module docstring).
+        workers: rendering processes (default: every core).
+        progress: progress bars (rendering, jobs, Lightning).
+        log: where the status lines and the final table go.
+
+    Returns:
+        ``{"rows", "summary", "paths", "best_model", "test_file", "seconds"}``.
+
+    Raises:
+        ValueError: an unknown scale, or ``out_dir`` holding something else.
+    """
+    config = scale if isinstance(scale, SfdExperimentConfig) else experiment_config(scale)
+    out = Path(out_dir)
+    started = time.perf_counter()
+    _check_output(out, config)
+    dataset_config = load_dataset_config(json_ready(config.dataset))
+    log(f"[sfd] rendering {dataset_config.num_examples} examples into {out / 'data'}")
+    render_dataset(dataset_config, out / "data", workers=workers, progress=progress)
+
+    jobs = _plan(out, config, progress=False) + _eval_jobs(out, config)
+    todo = [job for job in jobs if not job.done]
+    log(f"[sfd] {len(jobs)} jobs, {len(jobs) - len(todo)} already done")
+    bar = tqdm(todo, desc="sfd experiment", unit="job", disable=not progress)
+    with quiet_lightning():
+        for job in bar:
+            bar.set_postfix_str(job.name)
+            with torch.random.fork_rng(devices=[]):
+                job.run()
+
+    rows = [read_json(p) for p in sorted((out / "eval").glob("*.json"))]
+    budgets = list(config.budgets)
+    summary = _summary(rows, budgets)
+    columns = ["method", "budget", "n", "MAE ± std", "median_deg", "acc5", "acc10"]
+    parts = (_reductions(summary, budgets), _band_table(rows, budgets), _pretraining_table(out, config))
+    extra = "\n".join(part for part in parts if part)
+    elapsed = time.perf_counter() - started
+    metadata = {"config": config.to_dict(), "seconds_this_run": round(elapsed, 1)}
+    title = f"SFD experiment ({config.scale}): DoA on the fixed test set, azimuth errors in degrees"
+    paths = write_results(
+        out, rows, summary, title=title, summary_columns=columns, extra_markdown=extra, metadata=metadata
+    )
+    from spatialrep.experiments.sfd_plots import plot_mae_vs_labels, plot_mae_vs_snr
+
+    paths["mae_vs_snr"] = plot_mae_vs_snr(rows, budgets, out / "mae_vs_snr.png")
+    paths["mae_vs_labels"] = plot_mae_vs_labels(summary, config.budgets, out / "mae_vs_labels.png")
+    log(paths["markdown"].read_text(encoding="utf-8"))
+
+    best_model = _headline_model(out, config)
+    test_file = (
+        out / "data" / ManifestDataset(out / "data", split="test", signals=("noisy",)).rows[0]["noisy_path"]
+    )
+    return {
+        "rows": rows,
+        "summary": summary,
+        "paths": paths,
+        "best_model": best_model,
+        "test_file": test_file,
+        "seconds": elapsed,
+    }
+
+
+def _headline_model(out: Path, config: SfdExperimentConfig) -> Path | None:
+    """The model to try ``localize`` with: SFD with GCC-PHAT target (else the first learned one), largest
+    budget, first seed."""
+    methods = [m for m, _, _, _ in _learned_methods(config)]
+    if not methods or not config.budgets:
+        return None
+    method = "sfd-gcc_phat" if "sfd-gcc_phat" in methods else methods[0]
+    return out / "finetune" / method / list(config.budgets)[-1] / f"seed{config.seeds[0]}"

@@ -1,0 +1,85 @@
+"""SCE experiment end to end at a reduced tiny scale: outputs, every method and experiment, resume."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from spatialrep.experiments.sce import SCALES, run_sce_experiment, scale_config
+from spatialrep.methods.sce import SceEmbedding, load_sce
+
+SMALLER = dataclasses.replace(
+    scale_config("tiny"), direction_stride=9, num_train_rooms=2, test1_per_room=4, num_test_rooms=1,
+    test2_per_room=4, num_train_heads=1, max_steps=12, val_every_n_steps=6,
+)  # fmt: skip
+
+
+def _numbers(summary: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    return [tuple(row.values()) for row in summary]
+
+
+def test_tiny_experiment_end_to_end_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "sce"
+    lines: list[str] = []
+    result = run_sce_experiment("tiny", out, progress=False, log=lines.append, config=SMALLER)
+    paths = result["paths"]
+    for name in ("results.csv", "results.json", "results.md"):
+        assert (out / name).is_file()
+    assert any(Path(p).name.startswith("boxplot_") for p in paths["boxplots"])
+    assert {Path(p).name for p in paths["embeddings"]} >= {"embedding_3d_wsce.png", "embedding_3d_lem.png"}
+    assert all(Path(p).stat().st_size > 1000 for p in paths["boxplots"] + paths["embeddings"])
+    summary = result["summary"]
+    seen = {(r["experiment"], r["test_set"], r["method"]) for r in summary}
+    for test_set in ("seen_rooms", "unseen_rooms"):
+        for method in ("SCE", "WSCE", "FF", "LEM"):
+            assert ("rooms", test_set, method) in seen
+    for method in ("SCE", "WSCE", "FF", "LEM"):
+        assert ("fixed", "speech_15db", method) in seen and ("fixed", "speech_clean", method) in seen
+    assert {r["fraction"] for r in summary if r["experiment"] == "fraction"} == {0.25, 0.7}
+    assert {r["method"] for r in summary if r["experiment"] == "heads"} == {
+        "WSCE (KEMAR only)", "WSCE (KEMAR + spheres)",
+    }  # fmt: skip
+    for row in summary:
+        assert 0.0 <= row["az_median_deg"] <= 180.0 and 0.0 <= row["el_median_deg"] <= 90.0
+    table = "\n".join(lines)
+    assert "| fixed | speech_15db |" in table and "LEM" in table
+    with open(out / "results.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == len(
+            json.loads((out / "results.json").read_text())["rows"]
+        )
+    # The 70 % fraction is the full training split: the same trained models as the fixed condition.
+    fixed = {r["method"]: r["az_median_deg"] for r in summary if r["experiment"] == "fixed"}
+    full = {
+        r["method"]: r["az_median_deg"]
+        for r in summary
+        if r["experiment"] == "fraction" and r["fraction"] == 0.7
+    }
+    assert all(math.isclose(full[m], fixed[m]) for m in full)
+
+    model = load_sce(out / "models" / "wsce")
+    assert isinstance(model, SceEmbedding) and model.config.mode == "wsce" and model.num_references > 0
+    assert isinstance(load_sce(out / "models" / "sce_azimuth"), SceEmbedding)
+
+    # Rerun: everything is reused and identical.
+    again = run_sce_experiment("tiny", out, progress=False, log=lambda _: None, config=SMALLER)
+    assert _numbers(again["summary"]) == _numbers(summary)
+    # A unit killed before it finished (no done.json) is retrained from scratch to the same numbers.
+    unit = out / "runs" / "rooms" / "wsce" / "seed0"
+    (unit / "done.json").unlink()
+    (unit / "predictions.npz").unlink()
+    third = run_sce_experiment("tiny", out, progress=False, log=lambda _: None, config=SMALLER)
+    assert (unit / "done.json").is_file()
+    assert _numbers(third["summary"]) == _numbers(summary)
+
+
+def test_invalid_scale_names_the_valid_ones(tmp_path: Path) -> None:
+    assert SCALES == ("tiny", "small")
+    with pytest.raises(ValueError, match="tiny, small"):
+        run_sce_experiment("huge", tmp_path)
+    with pytest.raises(ValueError, match="seeds"):
+        run_sce_experiment("tiny", tmp_path, seeds=[])

@@ -1,0 +1,122 @@
+"""The SFD experiment end to end at a micro scale: every file, resume after a kill, guards, the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+
+from spatialrep.cli.main import main
+from spatialrep.experiments.sfd import run_sfd_experiment
+from spatialrep.experiments.sfd_config import SCALES, SfdExperimentConfig, experiment_config
+
+TRAIN = {"batch_size": 8, "lr": 3e-3, "accelerator": "cpu", "devices": 1, "log_every_n_steps": 2}
+
+
+def micro() -> SfdExperimentConfig:
+    tiny = experiment_config("tiny")
+    dataset = {**tiny.dataset, "num_examples": 48, "budgets": {"4s": 4, "10s": 10}}
+    return dataclasses.replace(
+        tiny,
+        scale="micro",
+        dataset=dataset,
+        model={"d_model": 16, "num_layers": 1, "num_heads": 2, "conv_kernel": 3, "dropout": 0.0},
+        targets=("gcc_phat",),
+        seeds=(0, 1),
+        classic=("gcc-phat-itd",),
+        pretrain={**TRAIN, "max_steps": 4, "val_every_n_steps": 2},
+        finetune={**TRAIN, "max_steps": 3},
+    )
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sfd-exp") / "run"
+    lines: list[str] = []
+    result = run_sfd_experiment(micro(), out, workers=1, progress=False, log=lines.append)
+    return out, result, lines
+
+
+def test_every_model_and_baseline_is_evaluated_on_one_test_set(experiment):
+    out, result, lines = experiment
+    methods = {"sfd-gcc_phat", "stft-dnn", "gccphat-dnn"}
+    rows = result["rows"]
+    assert len(rows) == len(methods) * 2 * 2 + 1  # 3 learned x 2 budgets x 2 seeds + 1 classic
+    assert {r["method"] for r in rows} == methods | {"gcc-phat-itd"}
+    counts = {r["count"] for r in rows}
+    assert counts == {6.0}  # the test split of 48 examples (12.5 %), the same for every model
+    for row in rows:
+        assert 0.0 <= row["mae_deg"] <= 180.0 and set(row["snr_bands"]) == {"[-10, 0)", "[0, 10)", "[10, 30)"}
+        assert len(row["pred_azimuth_deg"]) == 6
+    summary = {(r["method"], r["budget"]): r for r in result["summary"]}
+    assert summary[("stft-dnn", "4s")]["n"] == 2 and summary[("gcc-phat-itd", "none")]["n"] == 1
+    for name in ("results.csv", "results.json", "results.md", "mae_vs_snr.png", "mae_vs_labels.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "mae_vs_snr.png").read_bytes()[:4] == b"\x89PNG"
+    table = (out / "results.md").read_text()
+    assert "| sfd-gcc_phat | 4s | 2 |" in table and "MAE reduction against STFT-DNN" in table
+    assert "| gcc_phat | seed0 | 4 |" in table  # the pretraining diagnostic (val MSE vs predicting zero)
+    assert json.loads((out / "pretrain" / "gcc_phat" / "zero_predictor_val_mse.json").read_text())["mse"] > 0
+    assert table in "\n".join(lines)  # the table is printed
+    stored = json.loads((out / "results.json").read_text())
+    assert stored["metadata"]["config"]["targets"] == ["gcc_phat"] and len(stored["rows"]) == len(rows)
+    csv_lines = (out / "results.csv").read_text().splitlines()
+    assert len(csv_lines) == len(rows) + 1 and csv_lines[0].startswith("method,budget,seed")
+    assert (result["best_model"] / "best" / "model.json").is_file() and result["test_file"].is_file()
+    assert not list(out.rglob("*.part"))
+
+
+def test_rerun_skips_finished_work_and_a_killed_run_resumes_to_the_same_numbers(experiment):
+    out, result, _ = experiment
+    lines: list[str] = []
+    again = run_sfd_experiment(micro(), out, workers=1, progress=False, log=lines.append)
+    # 1 pretraining + 12 fine-tunings + 12 evaluations + 1 classic baseline
+    assert "[sfd] 26 jobs, 26 already done" in lines
+    assert [r["mae_deg"] for r in again["rows"]] == [r["mae_deg"] for r in result["rows"]]
+
+    # A kill in the middle: one fine-tuning lost its marker and its evaluation, another evaluation never ran.
+    shutil.rmtree(out / "finetune" / "stft-dnn" / "10s" / "seed1")
+    (out / "eval" / "stft-dnn__10s__seed1.json").unlink()
+    (out / "eval" / "gccphat-dnn__4s__seed0.json").unlink()
+    lines = []
+    resumed = run_sfd_experiment(micro(), out, workers=1, progress=False, log=lines.append)
+    assert "[sfd] 26 jobs, 23 already done" in lines
+    before = {(r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in result["rows"]}
+    after = {(r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in resumed["rows"]}
+    assert after == before
+
+
+def test_another_configuration_in_the_same_folder_is_refused(experiment):
+    out, _, _ = experiment
+    other = dataclasses.replace(micro(), seeds=(0, 1, 2))
+    with pytest.raises(ValueError, match=r"another configuration.*seeds"):
+        run_sfd_experiment(other, out, workers=1, progress=False, log=lambda _: None)
+
+
+def test_foreign_folder_and_bad_configs_are_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        run_sfd_experiment(micro(), tmp_path, progress=False, log=lambda _: None)
+    with pytest.raises(ValueError, match=r"unknown experiment scale 'huge'.*tiny, small, paper"):
+        experiment_config("huge")
+    with pytest.raises(ValueError, match="not SFD targets"):
+        dataclasses.replace(micro(), targets=("mfcc",))
+    with pytest.raises(ValueError, match="seeds"):
+        dataclasses.replace(micro(), seeds=(1, 1))
+    with pytest.raises(ValueError, match="d_model"):
+        dataclasses.replace(micro(), model={"d_model": 15, "num_heads": 2})
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_named_scales_are_valid_and_use_at_least_three_seeds(scale):
+    config = experiment_config(scale)
+    assert len(config.seeds) >= 3 and set(config.targets) == {"gcc", "gcc_phat", "cps_phat", "ipd_ild"}
+    assert list(config.budgets.values()) == sorted(config.budgets.values())
+    assert config.dataset["scene"]["num_sources"] == [1, 1]
+
+
+def test_cli_rejects_an_unknown_scale(capsys, tmp_path):
+    code = main(["experiment", "sce", "--scale", "paper", "--out", str(tmp_path / "x")])
+    assert code == 2 and "experiment sce has no scale 'paper'" in capsys.readouterr().err
