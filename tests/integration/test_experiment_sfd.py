@@ -120,3 +120,20 @@ def test_named_scales_are_valid_and_use_at_least_three_seeds(scale):
 def test_cli_rejects_an_unknown_scale(capsys, tmp_path):
     code = main(["experiment", "sce", "--scale", "paper", "--out", str(tmp_path / "x")])
     assert code == 2 and "experiment sce has no scale 'paper'" in capsys.readouterr().err
+
+
+def test_cli_runs_the_named_experiment_and_points_at_a_model(monkeypatch, capsys, tmp_path):
+    import spatialrep.experiments.sce as sce
+
+    calls = []
+
+    def fake(scale, out, **kwargs):
+        calls.append((scale, out, kwargs))
+        return {"summary": [], "paths": {"models": {"wsce": f"{out}/models/wsce"}}}
+
+    monkeypatch.setattr(sce, "run_sce_experiment", fake)
+    out = str(tmp_path / "sce")
+    assert main(["experiment", "sce", "--scale", "small", "--out", out, "--quiet"]) == 0
+    assert calls == [("small", out, {"progress": False})]
+    printed = capsys.readouterr().out
+    assert f"spatialrep localize FILE.wav --model {out}/models/wsce" in printed

@@ -57,7 +57,7 @@ def plot_mae_vs_snr(
         ax.set_title(f"label budget {budget}")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("MAE (degrees)")
-    axes[-1].legend(fontsize=8, loc="upper right")
+    axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("Azimuth MAE per SNR band (mean over seeds)")
     out = _save(fig, path)
     plt.close(fig)
@@ -83,10 +83,12 @@ def plot_mae_vs_labels(
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     minutes = {name: seconds / 60.0 for name, seconds in budgets.items()}
+    classic_styles = iter([("0.35", "--"), ("0.55", ":"), ("0.15", "-."), ("0.7", "--")])
     for method in dict.fromkeys(r["method"] for r in summary):
         chosen = [r for r in summary if r["method"] == method]
         if chosen[0]["budget"] == "none":
-            ax.axhline(chosen[0]["mae_deg"], linestyle="--", linewidth=1, label=method, color=None)
+            colour, style = next(classic_styles, ("0.5", "--"))
+            ax.axhline(chosen[0]["mae_deg"], linestyle=style, color=colour, linewidth=1.2, label=method)
             continue
         chosen.sort(key=lambda r: minutes.get(r["budget"], np.nan))
         x = [minutes.get(r["budget"], np.nan) for r in chosen]
@@ -99,11 +101,13 @@ def plot_mae_vs_labels(
             label=method,
         )
     ax.set_xscale("log")
-    ax.set_xlabel("labelled audio (minutes)")
+    ax.set_xticks(list(minutes.values()), [f"{name}\n({m:g} min)" for name, m in minutes.items()])
+    ax.minorticks_off()
+    ax.set_xlabel("labelled audio")
     ax.set_ylabel("MAE (degrees)")
     ax.set_title("Azimuth MAE vs amount of labelled data")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     out = _save(fig, path)
     plt.close(fig)
     return out
