@@ -75,6 +75,15 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path: Path) -> None:
     third = run_sce_experiment("tiny", out, progress=False, log=lambda _: None, config=SMALLER)
     assert (unit / "done.json").is_file()
     assert _numbers(third["summary"]) == _numbers(summary)
+    # Another configuration would silently reuse units made for this one: it is refused.
+    with pytest.raises(ValueError, match=r"another configuration.*seeds"):
+        run_sce_experiment("tiny", out, seeds=[0, 1], progress=False, log=lambda _: None, config=SMALLER)
+
+
+def test_a_folder_with_other_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty and holds no SCE experiment"):
+        run_sce_experiment("tiny", tmp_path, progress=False, log=lambda _: None)
 
 
 def test_invalid_scale_names_the_valid_ones(tmp_path: Path) -> None:

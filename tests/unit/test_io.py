@@ -46,3 +46,15 @@ def test_audio_roundtrip_and_errors(tmp_path):
     with pytest.raises(ValueError, match="non-finite"):
         write_audio(tmp_path / "nan.wav", np.full(10, np.nan), 16000)
     assert not (tmp_path / "nan.wav").exists()
+
+
+def test_save_figure_is_atomic_picks_the_format_and_closes(tmp_path):
+    from spatialrep.io.figures import pyplot, save_figure
+
+    plt = pyplot()
+    for name, magic in (("a.png", b"\x89PNG"), ("b.svg", b"<?xml"), ("c", b"\x89PNG")):
+        fig = plt.figure()
+        path = save_figure(fig, tmp_path / name)
+        assert path.read_bytes().startswith(magic), name
+        assert not plt.fignum_exists(fig.number)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.svg", "c"]

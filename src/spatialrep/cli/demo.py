@@ -16,11 +16,11 @@ from pathlib import Path
 
 def _scene_overview(manifest_rows: list[dict], path: Path) -> None:
     """Scatter of source directions and histograms of RT60 and SNR over the dataset."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from spatialrep.io.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     az = np.array([a for r in manifest_rows for a in r["azimuth_deg"]])
     dist = np.array([d for r in manifest_rows for d in r["distance_m"]])
@@ -28,7 +28,7 @@ def _scene_overview(manifest_rows: list[dict], path: Path) -> None:
     snr = np.array([r["snr_db"] for r in manifest_rows])
     fig = plt.figure(figsize=(11, 3.6))
     polar = fig.add_subplot(1, 3, 1, projection="polar")
-    polar.set_theta_zero_location("N")  # type: ignore[attr-defined]  # 0° = front, up; +90° = left, counter-clockwise as in SOFA
+    polar.set_theta_zero_location("N")  # 0° = front, up; +90° = left, counter-clockwise as in SOFA
     polar.scatter(np.deg2rad(az), dist, s=14)
     polar.set_title("source azimuth (0° front, +90° left) and distance (m)", fontsize=8)
     ax = fig.add_subplot(1, 3, 2)
@@ -39,8 +39,7 @@ def _scene_overview(manifest_rows: list[dict], path: Path) -> None:
     ax.hist(snr, bins=10)
     ax.set_xlabel("SNR (dB)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from spatialrep.io.atomic import atomic_write_text
 
-__all__ = ["aggregate", "markdown_table", "read_json", "write_json", "write_results"]
+__all__ = ["aggregate", "claim_output_folder", "markdown_table", "read_json", "write_json", "write_results"]
 
 
 def _plain(value: Any) -> Any:
@@ -49,6 +49,34 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON ({exc}); delete it to recompute") from exc
+
+
+def claim_output_folder(
+    out: Path, record: Mapping[str, Any], *, what: str, allowed: Sequence[str] = ()
+) -> None:
+    """Make ``out`` an experiment folder for ``record`` (its JSON-ready configuration), or refuse.
+
+    A new or empty folder (entries named in ``allowed`` aside) gets ``experiment.json``; a folder whose
+    ``experiment.json`` equals ``record`` is resumed.
+
+    Raises:
+        ValueError: ``out`` holds an experiment of another configuration (the differing keys are named), or
+            other files and no ``experiment.json``.
+    """
+    stored_path = out / "experiment.json"
+    wanted = _plain(record)
+    if stored_path.is_file():
+        stored = read_json(stored_path)
+        if stored != wanted:
+            keys = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+            raise ValueError(
+                f"{out} holds an {what} with another configuration (differs in: {', '.join(keys)}); "
+                "use another --out folder or delete it"
+            )
+        return
+    if out.exists() and any(p.name not in allowed for p in out.iterdir()):
+        raise ValueError(f"{out} is not empty and holds no {what}; use a new or empty --out folder")
+    write_json(stored_path, wanted)
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:

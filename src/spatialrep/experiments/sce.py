@@ -24,17 +24,24 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from spatialrep.config import to_dict
 from spatialrep.evaluate.knn import KnnRegressor
 from spatialrep.evaluate.lem import LaplacianEigenmaps
 from spatialrep.experiments import sce_data as sd
-from spatialrep.experiments.report import aggregate, markdown_table, write_json, write_results
+from spatialrep.experiments.report import (
+    aggregate,
+    claim_output_folder,
+    markdown_table,
+    write_json,
+    write_results,
+)
 from spatialrep.io.atomic import atomic_path
 from spatialrep.methods.feedforward import train_feedforward
 from spatialrep.methods.sce import SceConfig, SceEmbedding, load_sce, save_sce, train_sce
 from spatialrep.simulate.receiver_factory import make_receiver
 from spatialrep.simulate.sources import make_source_bank
 from spatialrep.simulate.spherical_head import make_synthetic_subjects
-from spatialrep.train import TrainConfig
+from spatialrep.train import TrainConfig, quiet_lightning
 
 __all__ = ["SCALES", "SceScale", "run_sce_experiment", "scale_config"]
 
@@ -327,7 +334,7 @@ def _learned_unit(
         tc = _train_config(ctx.cfg, seed, len(train))
         out: dict[str, np.ndarray] = {}
         spec = _MODELS[model]
-        with _single_thread():
+        with _single_thread(), quiet_lightning():
             if spec is None:
                 ff, _ = train_feedforward(train.triple(), val.triple(), folder / "fit", SceConfig(), tc)
                 for name, test in tests.items():
@@ -435,6 +442,8 @@ def run_sce_experiment(
         raise ValueError("seeds must name at least one seed")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    identity = {"scale": scale, "seeds": list(seeds), "config": to_dict(cfg)}
+    claim_output_folder(out, identity, what="SCE experiment")
     start = time.perf_counter()
     ctx = _Context(cfg, out, seeds, progress, log)
     log(f"SCE experiment ({scale}): {len(ctx.az)} directions, seeds {list(seeds)}, output {out}")

@@ -7,24 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from spatialrep.io.atomic import atomic_path
+from spatialrep.io.figures import pyplot, save_figure
 
 __all__ = ["boxplots", "embedding_plots"]
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig: Any, path: Path) -> str:
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
-    return str(path)
+    return str(save_figure(fig, path, dpi=110, format="png", bbox_inches="tight"))
 
 
 def boxplots(out_dir: Path, errors: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]) -> list[str]:
@@ -34,7 +23,7 @@ def boxplots(out_dir: Path, errors: dict[str, dict[str, tuple[np.ndarray, np.nda
         out_dir: the experiment folder.
         errors: ``{"experiment/test_set[/fraction]": {method: (azimuth errors, elevation errors)}}``, degrees.
     """
-    plt = _pyplot()
+    plt = pyplot()
     paths = []
     for key, methods in errors.items():
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
@@ -45,7 +34,6 @@ def boxplots(out_dir: Path, errors: dict[str, dict[str, tuple[np.ndarray, np.nda
             ax.set_ylabel(f"{what} error (deg)")
         fig.suptitle(key)
         paths.append(_save(fig, out_dir / f"boxplot_{key.replace('/', '_')}.png"))
-        plt.close(fig)
     return paths
 
 
@@ -55,7 +43,7 @@ def embedding_plots(out_dir: Path, embeddings: dict[str, tuple[np.ndarray, Any]]
     Args:
         embeddings: ``{model: (embedding (n, 3), dataset with azimuth and elevation in radians)}``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     paths = []
     for model, (z, data) in embeddings.items():
         fig = plt.figure(figsize=(10, 4.5))
@@ -65,5 +53,4 @@ def embedding_plots(out_dir: Path, embeddings: dict[str, tuple[np.ndarray, Any]]
             fig.colorbar(points, ax=ax, shrink=0.6, label=f"{what} (deg)")
             ax.set_title(f"{model}: coloured by {what}")
         paths.append(_save(fig, out_dir / f"embedding_3d_{model}.png"))
-        plt.close(fig)
     return paths

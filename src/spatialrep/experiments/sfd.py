@@ -15,13 +15,10 @@ Output folder layout (every file written atomically; a rerun skips what is done,
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
 import os
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from spatialrep.config import to_dict
 from spatialrep.data.datasets import ManifestDataset, collate_examples
 from spatialrep.data.manifest import ManifestError
 from spatialrep.data.presets import load_dataset_config
@@ -40,33 +38,22 @@ from spatialrep.evaluate.baselines import (
     frontal_azimuths,
 )
 from spatialrep.evaluate.metrics import localization_metrics
-from spatialrep.experiments.report import aggregate, markdown_table, read_json, write_json, write_results
-from spatialrep.experiments.sfd_config import SfdExperimentConfig, experiment_config, json_ready
+from spatialrep.experiments.report import (
+    aggregate,
+    claim_output_folder,
+    markdown_table,
+    read_json,
+    write_json,
+    write_results,
+)
+from spatialrep.experiments.sfd_config import SfdExperimentConfig, experiment_config
 from spatialrep.methods.sfd import SfdLocalizer, distillation_targets, finetune, load_sfd, pretrain
-from spatialrep.train import make_loader, read_meta
+from spatialrep.train import make_loader, quiet_lightning, read_meta
 
 __all__ = ["METRICS", "run_sfd_experiment"]
 
 METRICS = ("mae_deg", "median_deg", "acc5", "acc10")
 Log = Callable[[str], None]
-
-
-@contextlib.contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Silence Lightning's per-run banners (accelerator, tips) and known deprecation chatter for many short
-    runs; warnings about the training itself still show."""
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
-    levels = [logger.level for logger in loggers]
-    try:
-        for logger in loggers:
-            logger.setLevel(logging.WARNING)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
-            warnings.filterwarnings("ignore", message=r".*litlogger.*")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 class _Job:
@@ -78,23 +65,6 @@ class _Job:
     @property
     def done(self) -> bool:
         return self.marker.is_file()
-
-
-def _check_output(out: Path, config: SfdExperimentConfig) -> None:
-    stored_path = out / "experiment.json"
-    wanted = config.to_dict()
-    if stored_path.is_file():
-        stored = read_json(stored_path)
-        if stored != wanted:
-            keys = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-            raise ValueError(
-                f"{out} holds an SFD experiment with another configuration (differs in: {', '.join(keys)}); "
-                "use another --out folder or delete it"
-            )
-        return
-    if out.exists() and any(p.name != "data" for p in out.iterdir()):
-        raise ValueError(f"{out} is not empty and holds no SFD experiment; use a new or empty --out folder")
-    write_json(stored_path, wanted)
 
 
 class _InMemory(torch.utils.data.Dataset[Any]):
@@ -366,8 +336,8 @@ def run_sfd_experiment(
     config = scale if isinstance(scale, SfdExperimentConfig) else experiment_config(scale)
     out = Path(out_dir)
     started = time.perf_counter()
-    _check_output(out, config)
-    dataset_config = load_dataset_config(json_ready(config.dataset))
+    claim_output_folder(out, config.to_dict(), what="SFD experiment", allowed=("data",))
+    dataset_config = load_dataset_config(to_dict(config.dataset))
     log(f"[sfd] rendering {dataset_config.num_examples} examples into {out / 'data'}")
     render_dataset(dataset_config, out / "data", workers=workers, progress=progress)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from spatialrep.config import ConfigError
+from spatialrep.config import ConfigError, to_dict
 from spatialrep.data.presets import preset_path
 from spatialrep.methods.sfd import NoiseAugmentation, SfdConfig
 from spatialrep.methods.sfd_targets import TARGETS
@@ -122,16 +122,7 @@ class SfdExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (tuples become lists)."""
-        return json_ready(dataclasses.asdict(self))
-
-
-def json_ready(value: Any) -> Any:
-    """Tuples to lists and mappings to dicts, recursively (what JSON gives back)."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    return value
+        return to_dict(self)
 
 
 def _preset(preset: str, **changes: Any) -> dict[str, Any]:

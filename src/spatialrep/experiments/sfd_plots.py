@@ -9,24 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from spatialrep.io.atomic import atomic_path
+from spatialrep.io.figures import pyplot, save_figure
 
 __all__ = ["plot_mae_vs_labels", "plot_mae_vs_snr"]
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-    return Path(path)
+    return save_figure(fig, path, dpi=120, format="png", bbox_inches="tight")
 
 
 def _is_classic(row: Mapping[str, Any]) -> bool:
@@ -38,7 +27,7 @@ def plot_mae_vs_snr(
 ) -> Path:
     """One panel per label budget: MAE (mean over seeds) per SNR band, one line per model; classic baselines
     (no labels) dashed in every panel."""
-    plt = _pyplot()
+    plt = pyplot()
     bands = list(rows[0]["snr_bands"]) if rows else []
     fig, axes = plt.subplots(1, max(1, len(budgets)), figsize=(5 * max(1, len(budgets)), 4), sharey=True)
     axes = np.atleast_1d(axes)
@@ -59,9 +48,7 @@ def plot_mae_vs_snr(
     axes[0].set_ylabel("MAE (degrees)")
     axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("Azimuth MAE per SNR band (mean over seeds)")
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 def _mean_of_finite(values: Sequence[float]) -> float:
@@ -80,7 +67,7 @@ def plot_mae_vs_labels(
 ) -> Path:
     """MAE (mean ± std over seeds) against minutes of labelled audio, one line per learned model; classic
     baselines as horizontal dashed lines."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     minutes = {name: seconds / 60.0 for name, seconds in budgets.items()}
     classic_styles = iter([("0.35", "--"), ("0.55", ":"), ("0.15", "-."), ("0.7", "--")])
@@ -108,6 +95,4 @@ def plot_mae_vs_labels(
     ax.set_title("Azimuth MAE vs amount of labelled data")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return _save(fig, path)

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from spatialrep.features.frontend import FEATURES, FeatureFrontEnd
+from spatialrep.io.figures import pyplot, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -45,10 +46,7 @@ def plot_features(
     Raises:
         ValueError: ``x`` is not one ``(channels, time)`` clip (plus the errors of the front-end).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if x.ndim != 2:
         raise ValueError(f"plot_features draws one clip of shape (channels, time), got {tuple(x.shape)}")
@@ -117,10 +115,4 @@ def save_feature_plot(
     format: str | None = None,
 ) -> None:
     """Draw :func:`plot_features` and save it; ``format`` (e.g. ``"png"``) defaults to the path's suffix."""
-    import matplotlib.pyplot as plt
-
-    fig = plot_features(front, x, title=title)
-    try:
-        fig.savefig(os.fspath(path), dpi=dpi, format=format)
-    finally:
-        plt.close(fig)
+    save_figure(plot_features(front, x, title=title), path, dpi=dpi, format=format)

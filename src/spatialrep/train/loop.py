@@ -15,12 +15,14 @@ Lightning's ``.ckpt`` files are written by this function and read back only by i
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import importlib.util
+import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +306,21 @@ def fit(
         global_step=trainer.global_step,
         resumed_from=resumed_from,
     )
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's per-run banners (accelerator, tips) and known deprecation chatter for many short
+    runs; warnings about the training itself still show."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+            warnings.filterwarnings("ignore", message=r".*litlogger.*")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
