@@ -37,12 +37,8 @@ import numpy as np  # noqa: E402
 from _common import median_time, write_result  # noqa: E402
 
 from spatialrep.simulate.receivers import Receiver  # noqa: E402
-from spatialrep.simulate.room_response import (  # noqa: E402
-    edc_deviation,
-    estimate_rt60,
-    room_response,
-    schroeder_edc,
-)
+from spatialrep.simulate.room_analysis import edc_deviation, estimate_rt60, schroeder_edc  # noqa: E402
+from spatialrep.simulate.room_response import room_response  # noqa: E402
 from spatialrep.simulate.rooms import RoomSampler, ShoeboxRoom, place_receiver_and_source  # noqa: E402
 
 SAMPLE_RATE = 16000

@@ -8,6 +8,7 @@ parsed with YAML's scalar rules and coerced to the annotated type (lists become 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -24,6 +25,25 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A config value or key is invalid; the message names it."""
+
+
+def _number(value: Any) -> Any:
+    """A string that is a number as a person writes it (``1e6``, ``-2.5E-3``; YAML 1.1 reads these as text)
+    becomes that number; anything else is returned unchanged."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            return value
+        return (
+            number if text.lower() not in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity") else value
+        )
+    return value
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -64,10 +84,16 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)
     if annotation is float:
+        value = _number(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if annotation is int:
+        value = _number(value)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)  # 1e6 is an integer count when written so
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from spatialrep.cli import features as cli
+from spatialrep.data.feature_cache import FeatureCache, StaleCacheError, cache_features
 from spatialrep.data.manifest import write_manifest
-from spatialrep.feature_cache import FeatureCache, StaleCacheError, cache_features
 from spatialrep.features.frontend import FeatureFrontEnd, feature_preset
 from spatialrep.io.audio import write_audio
 
@@ -65,6 +65,24 @@ def test_cache_writes_one_file_per_example_and_resumes(dataset, tmp_path):
     assert (report.computed, report.skipped) == (1, 3)
     assert (out / "train" / "train-0000000.safetensors").stat().st_mtime_ns == mtime
     assert not list(out.rglob("*.part"))
+
+
+def test_training_reads_the_cache_through_the_manifest_dataset(dataset, tmp_path):
+    from spatialrep.data.datasets import ManifestDataset
+    from spatialrep.data.manifest import ManifestError
+
+    out = tmp_path / "cache"
+    assert run_cli(str(dataset), "--stack", "binaural_default", "--out", str(out), "--quiet") == 0
+    train = ManifestDataset(dataset, split="train", signals=(), features=FeatureCache(out))
+    item = train[1]
+    assert set(item) == {"features", "labels"} and item["features"].shape == (6, 64, 101)
+    torch.testing.assert_close(item["features"], FeatureCache(out).load("train-0000001"), rtol=0, atol=0)
+    assert ManifestDataset(dataset, features=FeatureCache(out))[3]["noisy"].shape == (2, 16000)
+    (out / "index.csv").write_text(
+        "id,split,path,frames\ntrain-0000000,train,train/train-0000000.safetensors,101\n"
+    )
+    with pytest.raises(ManifestError, match=r"lacks 2 example\(s\).*first: train-0000001"):
+        ManifestDataset(dataset, split="train", features=FeatureCache(out))
 
 
 def test_stale_cache_is_refused_then_overwritten(dataset, tmp_path):

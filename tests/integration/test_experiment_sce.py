@@ -10,13 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from spatialrep.experiments.sce import SCALES, run_sce_experiment, scale_config
-from spatialrep.methods.sce import SceEmbedding, load_sce
+from spatialrep.experiments.runner import list_scales, load_recipe, run_experiment
+from spatialrep.methods import load_model
+from spatialrep.methods.sce import SceEmbedding
+
+pytestmark = pytest.mark.slow  # minutes of rendering and training, end to end
 
 SMALLER = dataclasses.replace(
-    scale_config("tiny"), direction_stride=9, num_train_rooms=2, test1_per_room=4, num_test_rooms=1,
-    test2_per_room=4, num_train_heads=1, max_steps=12, val_every_n_steps=6,
+    load_recipe("sce", scale="tiny"), direction_stride=9, num_train_rooms=2, test1_per_room=4,
+    num_test_rooms=1, test2_per_room=4, num_train_heads=1, max_steps=12, val_every_n_steps=6,
 )  # fmt: skip
+
+
+def run(out: Path, config=SMALLER, lines: list[str] | None = None):
+    log = lines.append if lines is not None else (lambda _: None)
+    return run_experiment("sce", out, config=config, progress=False, log=log)
 
 
 def _numbers(summary: list[dict[str, object]]) -> list[tuple[object, ...]]:
@@ -26,14 +34,14 @@ def _numbers(summary: list[dict[str, object]]) -> list[tuple[object, ...]]:
 def test_tiny_experiment_end_to_end_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "sce"
     lines: list[str] = []
-    result = run_sce_experiment("tiny", out, progress=False, log=lines.append, config=SMALLER)
-    paths = result["paths"]
+    result = run(out, lines=lines)
+    paths = result.paths
     for name in ("results.csv", "results.json", "results.md"):
         assert (out / name).is_file()
     assert any(Path(p).name.startswith("boxplot_") for p in paths["boxplots"])
     assert {Path(p).name for p in paths["embeddings"]} >= {"embedding_3d_wsce.png", "embedding_3d_lem.png"}
     assert all(Path(p).stat().st_size > 1000 for p in paths["boxplots"] + paths["embeddings"])
-    summary = result["summary"]
+    summary = result.summary
     seen = {(r["experiment"], r["test_set"], r["method"]) for r in summary}
     for test_set in ("seen_rooms", "unseen_rooms"):
         for method in ("SCE", "WSCE", "FF", "LEM"):
@@ -45,7 +53,7 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path: Path) -> None:
         "WSCE (KEMAR only)", "WSCE (KEMAR + spheres)",
     }  # fmt: skip
     for row in summary:
-        assert 0.0 <= row["az_median_deg"] <= 180.0 and 0.0 <= row["el_median_deg"] <= 90.0
+        assert 0.0 <= row["median_deg"] <= 180.0 and 0.0 <= row["el_median_deg"] <= 90.0
     table = "\n".join(lines)
     assert "| fixed | speech_15db |" in table and "LEM" in table
     with open(out / "results.csv", newline="") as handle:
@@ -53,42 +61,48 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path: Path) -> None:
             json.loads((out / "results.json").read_text())["rows"]
         )
     # The 70 % fraction is the full training split: the same trained models as the fixed condition.
-    fixed = {r["method"]: r["az_median_deg"] for r in summary if r["experiment"] == "fixed"}
+    fixed = {r["method"]: r["median_deg"] for r in summary if r["experiment"] == "fixed"}
     full = {
-        r["method"]: r["az_median_deg"]
+        r["method"]: r["median_deg"]
         for r in summary
         if r["experiment"] == "fraction" and r["fraction"] == 0.7
     }
     assert all(math.isclose(full[m], fixed[m]) for m in full)
 
-    model = load_sce(out / "models" / "wsce")
-    assert isinstance(model, SceEmbedding) and model.config.mode == "wsce" and model.num_references > 0
-    assert isinstance(load_sce(out / "models" / "sce_azimuth"), SceEmbedding)
+    model = load_model(out / "models" / "wsce")
+    assert isinstance(model, SceEmbedding) and model.config.loss.mode == "wsce" and model.num_references > 0
+    assert isinstance(load_model(out / "models" / "sce_azimuth"), SceEmbedding)
+    assert result.try_model == out / "models" / "wsce"
 
     # Rerun: everything is reused and identical.
-    again = run_sce_experiment("tiny", out, progress=False, log=lambda _: None, config=SMALLER)
-    assert _numbers(again["summary"]) == _numbers(summary)
+    again = run(out)
+    assert _numbers(again.summary) == _numbers(summary)
     # A unit killed before it finished (no done.json) is retrained from scratch to the same numbers.
     unit = out / "runs" / "rooms" / "wsce" / "seed0"
     (unit / "done.json").unlink()
     (unit / "predictions.npz").unlink()
-    third = run_sce_experiment("tiny", out, progress=False, log=lambda _: None, config=SMALLER)
+    third = run(out)
     assert (unit / "done.json").is_file()
-    assert _numbers(third["summary"]) == _numbers(summary)
+    assert _numbers(third.summary) == _numbers(summary)
     # Another configuration would silently reuse units made for this one: it is refused.
-    with pytest.raises(ValueError, match=r"another configuration.*seeds"):
-        run_sce_experiment("tiny", out, seeds=[0, 1], progress=False, log=lambda _: None, config=SMALLER)
+    with pytest.raises(ValueError, match=r"another configuration"):
+        run(out, dataclasses.replace(SMALLER, seeds=(0, 1)))
+    # So is a folder of another experiment.
+    with pytest.raises(ValueError, match="holds a sce experiment, not sfd experiment"):
+        run_experiment("sfd", out, scale="tiny", progress=False, log=lambda _: None)
 
 
 def test_a_folder_with_other_files_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(ValueError, match="not empty and holds no SCE experiment"):
-        run_sce_experiment("tiny", tmp_path, progress=False, log=lambda _: None)
+    with pytest.raises(ValueError, match="not empty and holds no sce experiment"):
+        run(tmp_path)
 
 
-def test_invalid_scale_names_the_valid_ones(tmp_path: Path) -> None:
-    assert SCALES == ("tiny", "small")
-    with pytest.raises(ValueError, match="tiny, small"):
-        run_sce_experiment("huge", tmp_path)
+def test_recipes_and_guards() -> None:
+    assert list_scales("sce") == ("small", "tiny")
+    with pytest.raises(ValueError, match="small, tiny"):
+        load_recipe("sce", scale="huge")
     with pytest.raises(ValueError, match="seeds"):
-        run_sce_experiment("tiny", tmp_path, seeds=[])
+        load_recipe("sce", scale="tiny", overrides=["seeds=[]"])
+    with pytest.raises(ValueError, match="direction_stride"):
+        load_recipe("sce", scale="tiny", overrides=["direction_stride=0"])

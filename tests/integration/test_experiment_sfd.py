@@ -7,42 +7,55 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from spatialrep.cli.main import main
-from spatialrep.experiments.sfd import run_sfd_experiment
-from spatialrep.experiments.sfd_config import SCALES, SfdExperimentConfig, experiment_config
+from spatialrep.experiments.runner import list_scales, load_recipe, run_experiment
+from spatialrep.experiments.sfd_config import SfdExperimentConfig
+from spatialrep.models import EncoderConfig
+from spatialrep.train import TrainConfig
+
+pytestmark = pytest.mark.slow  # minutes of rendering and training, end to end
 
 TRAIN = {"batch_size": 8, "lr": 3e-3, "accelerator": "cpu", "devices": 1, "log_every_n_steps": 2}
 
 
 def micro() -> SfdExperimentConfig:
-    tiny = experiment_config("tiny")
+    tiny = load_recipe("sfd", scale="tiny")
     dataset = {**tiny.dataset, "num_examples": 48, "budgets": {"4s": 4, "10s": 10}}
+    encoder = EncoderConfig(
+        "causal_conformer", {"d_model": 16, "num_layers": 1, "num_heads": 2, "conv_kernel": 3}
+    )
     return dataclasses.replace(
         tiny,
         scale="micro",
         dataset=dataset,
-        model={"d_model": 16, "num_layers": 1, "num_heads": 2, "conv_kernel": 3, "dropout": 0.0},
+        model=dataclasses.replace(tiny.model, encoder=encoder),
         targets=("gcc_phat",),
         seeds=(0, 1),
         classic=("gcc-phat-itd",),
-        pretrain={**TRAIN, "max_steps": 4, "val_every_n_steps": 2},
-        finetune={**TRAIN, "max_steps": 3},
+        pretrain=TrainConfig(**TRAIN, max_steps=4, val_every_n_steps=2),
+        finetune=TrainConfig(**TRAIN, max_steps=3),
     )
+
+
+def run(config, out, lines=None):
+    log = lines.append if lines is not None else (lambda _: None)
+    return run_experiment("sfd", out, config=config, workers=1, progress=False, log=log)
 
 
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
     out = tmp_path_factory.mktemp("sfd-exp") / "run"
     lines: list[str] = []
-    result = run_sfd_experiment(micro(), out, workers=1, progress=False, log=lines.append)
+    result = run(micro(), out, lines)
     return out, result, lines
 
 
 def test_every_model_and_baseline_is_evaluated_on_one_test_set(experiment):
     out, result, lines = experiment
     methods = {"sfd-gcc_phat", "stft-dnn", "gccphat-dnn"}
-    rows = result["rows"]
+    rows = result.rows
     assert len(rows) == len(methods) * 2 * 2 + 1  # 3 learned x 2 budgets x 2 seeds + 1 classic
     assert {r["method"] for r in rows} == methods | {"gcc-phat-itd"}
     counts = {r["count"] for r in rows}
@@ -50,7 +63,7 @@ def test_every_model_and_baseline_is_evaluated_on_one_test_set(experiment):
     for row in rows:
         assert 0.0 <= row["mae_deg"] <= 180.0 and set(row["snr_bands"]) == {"[-10, 0)", "[0, 10)", "[10, 30)"}
         assert len(row["pred_azimuth_deg"]) == 6
-    summary = {(r["method"], r["budget"]): r for r in result["summary"]}
+    summary = {(r["method"], r["budget"]): r for r in result.summary}
     assert summary[("stft-dnn", "4s")]["n"] == 2 and summary[("gcc-phat-itd", "none")]["n"] == 1
     for name in ("results.csv", "results.json", "results.md", "mae_vs_snr.png", "mae_vs_labels.png"):
         assert (out / name).stat().st_size > 0, name
@@ -62,78 +75,116 @@ def test_every_model_and_baseline_is_evaluated_on_one_test_set(experiment):
     assert table in "\n".join(lines)  # the table is printed
     stored = json.loads((out / "results.json").read_text())
     assert stored["metadata"]["config"]["targets"] == ["gcc_phat"] and len(stored["rows"]) == len(rows)
+    assert len(stored["metadata"]["units"]) == 26 and all(
+        u["wall_time_s"] >= 0 for u in stored["metadata"]["units"]
+    )
+    recipe = yaml.safe_load((out / "recipe.yaml").read_text())  # the resolved recipe, loadable as --config
+    assert recipe["model"]["encoder"]["kwargs"]["d_model"] == 16 and recipe["dataset"]["num_examples"] == 48
     csv_lines = (out / "results.csv").read_text().splitlines()
     assert len(csv_lines) == len(rows) + 1 and csv_lines[0].startswith("method,budget,seed")
-    assert (result["best_model"] / "best" / "model.json").is_file() and result["test_file"].is_file()
+    assert (result.try_model / "best" / "model.json").is_file() and result.try_file.is_file()
     assert not list(out.rglob("*.part"))
 
 
 def test_rerun_skips_finished_work_and_a_killed_run_resumes_to_the_same_numbers(experiment):
     out, result, _ = experiment
     lines: list[str] = []
-    again = run_sfd_experiment(micro(), out, workers=1, progress=False, log=lines.append)
+    again = run(micro(), out, lines)
     # 1 pretraining + 12 fine-tunings + 12 evaluations + 1 classic baseline
-    assert "[sfd] 26 jobs, 26 already done" in lines
-    assert [r["mae_deg"] for r in again["rows"]] == [r["mae_deg"] for r in result["rows"]]
+    assert "[sfd] 26 units, 26 already done" in lines
+    assert [r["mae_deg"] for r in again.rows] == [r["mae_deg"] for r in result.rows]
 
     # A kill in the middle: one fine-tuning lost its marker and its evaluation, another evaluation never ran.
     shutil.rmtree(out / "finetune" / "stft-dnn" / "10s" / "seed1")
     (out / "eval" / "stft-dnn__10s__seed1.json").unlink()
     (out / "eval" / "gccphat-dnn__4s__seed0.json").unlink()
     lines = []
-    resumed = run_sfd_experiment(micro(), out, workers=1, progress=False, log=lines.append)
-    assert "[sfd] 26 jobs, 23 already done" in lines
-    before = {(r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in result["rows"]}
-    after = {(r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in resumed["rows"]}
+    resumed = run(micro(), out, lines)
+    assert "[sfd] 26 units, 23 already done" in lines
+    before = {(r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in result.rows}
+    after = {(r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in resumed.rows}
     assert after == before
 
 
 def test_another_configuration_in_the_same_folder_is_refused(experiment):
     out, _, _ = experiment
     other = dataclasses.replace(micro(), seeds=(0, 1, 2))
-    with pytest.raises(ValueError, match=r"another configuration.*seeds"):
-        run_sfd_experiment(other, out, workers=1, progress=False, log=lambda _: None)
+    with pytest.raises(ValueError, match=r"another configuration.*config"):
+        run(other, out)
 
 
 def test_foreign_folder_and_bad_configs_are_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="not empty"):
-        run_sfd_experiment(micro(), tmp_path, progress=False, log=lambda _: None)
-    with pytest.raises(ValueError, match=r"unknown experiment scale 'huge'.*tiny, small, paper"):
-        experiment_config("huge")
+        run(micro(), tmp_path)
+    with pytest.raises(ValueError, match=r"no scale 'huge'.*paper, small, tiny"):
+        load_recipe("sfd", scale="huge")
     with pytest.raises(ValueError, match="not SFD targets"):
         dataclasses.replace(micro(), targets=("mfcc",))
     with pytest.raises(ValueError, match="seeds"):
         dataclasses.replace(micro(), seeds=(1, 1))
     with pytest.raises(ValueError, match="d_model"):
-        dataclasses.replace(micro(), model={"d_model": 15, "num_heads": 2})
+        load_recipe("sfd", scale="tiny", overrides=["model.encoder.kwargs.d_model=15"])
+    with pytest.raises(ValueError, match="unknown preset"):
+        load_recipe("sfd", scale="tiny", overrides=["dataset.preset=nowhere"])
 
 
-@pytest.mark.parametrize("scale", SCALES)
+def test_recipes_load_and_overrides_apply():
+    config = load_recipe(
+        "sfd", scale="tiny", overrides=["seeds=[4, 5]", "finetune.lr=1e-4", "dataset.num_examples=64"]
+    )
+    assert config.seeds == (4, 5) and config.finetune.lr == 1e-4 and config.dataset["num_examples"] == 64
+    assert config.dataset["name"] == "sfd-experiment-tiny"  # the preset, with the recipe's changes
+
+
+@pytest.mark.parametrize("scale", list_scales("sfd"))
 def test_named_scales_are_valid_and_use_at_least_three_seeds(scale):
-    config = experiment_config(scale)
+    config = load_recipe("sfd", scale=scale)
     assert len(config.seeds) >= 3 and set(config.targets) == {"gcc", "gcc_phat", "cps_phat", "ipd_ild"}
     assert list(config.budgets.values()) == sorted(config.budgets.values())
     assert config.dataset["scene"]["num_sources"] == [1, 1]
 
 
-def test_cli_rejects_an_unknown_scale(capsys, tmp_path):
+def test_cli_rejects_an_unknown_scale_before_touching_the_disk(capsys, tmp_path):
     code = main(["experiment", "sce", "--scale", "paper", "--out", str(tmp_path / "x")])
     assert code == 2 and "experiment sce has no scale 'paper'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    code = main(
+        ["experiment", "sfd", "--scale", "tiny", "--set", "seeds=[1, 1]", "--out", str(tmp_path / "y")]
+    )
+    assert code == 2 and "seeds" in capsys.readouterr().err and not (tmp_path / "y").exists()
 
 
-def test_cli_runs_the_named_experiment_and_points_at_a_model(monkeypatch, capsys, tmp_path):
-    import spatialrep.experiments.sce as sce
+def test_cli_runs_a_config_file_and_points_at_a_model(monkeypatch, capsys, tmp_path):
+    """The CLI resolves --config and --set through the runner, with no per-experiment branch."""
+    import spatialrep.experiments.runner as runner
+    from spatialrep.experiments.runner import ExperimentResult
 
     calls = []
+    spec = runner.get_experiment("sce")
 
-    def fake(scale, out, **kwargs):
-        calls.append((scale, out, kwargs))
-        return {"summary": [], "paths": {"models": {"wsce": f"{out}/models/wsce"}}}
+    def fake(config, out, **kwargs):
+        calls.append((config, out, kwargs))
+        return ExperimentResult(rows=[], summary=[], paths={}, try_model=out / "models" / "wsce")
 
-    monkeypatch.setattr(sce, "run_sce_experiment", fake)
-    out = str(tmp_path / "sce")
-    assert main(["experiment", "sce", "--scale", "small", "--out", out, "--quiet"]) == 0
-    assert calls == [("small", out, {"progress": False})]
-    printed = capsys.readouterr().out
-    assert f"spatialrep localize FILE.wav --model {out}/models/wsce" in printed
+    monkeypatch.setitem(runner._EXPERIMENTS, "sce", dataclasses.replace(spec, run=fake))
+    recipe = tmp_path / "mine.yaml"
+    shutil.copy(runner.recipe_path("sce", "tiny"), recipe)
+    out = tmp_path / "sce"
+    args = [
+        "experiment",
+        "sce",
+        "--config",
+        str(recipe),
+        "--set",
+        "max_steps=7",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    assert main(args) == 0
+    ((config, folder, kwargs),) = calls
+    assert config.max_steps == 7 and folder == out and kwargs["progress"] is False
+    assert yaml.safe_load((out / "recipe.yaml").read_text())["max_steps"] == 7
+    assert json.loads((out / "experiment.json").read_text())["experiment"] == "sce"
+    assert f"spatialrep localize FILE.wav --model {out}/models/wsce" in capsys.readouterr().out

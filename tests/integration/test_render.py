@@ -7,7 +7,7 @@ import pytest
 from scipy import signal as sps
 
 from spatialrep.simulate.render import SceneRenderer
-from spatialrep.simulate.room_response import estimate_rt60
+from spatialrep.simulate.room_analysis import estimate_rt60
 from spatialrep.simulate.sampling import sample_scene
 from spatialrep.simulate.scene import SceneSpec, SourceSpec
 from spatialrep.simulate.scene_config import SceneConfig

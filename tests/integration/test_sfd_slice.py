@@ -13,19 +13,15 @@ from spatialrep.cli.main import main
 from spatialrep.data.datasets import ManifestDataset, collate_examples
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.writer import render_dataset
+from spatialrep.features.distillation import FrameInput
 from spatialrep.io.audio import read_audio, write_audio
-from spatialrep.methods.sfd import (
-    SfdConfig,
-    SfdLocalizer,
-    SfdPretrainer,
-    finetune,
-    load_sfd,
-    pretrain,
-    pretrain_step,
-)
+from spatialrep.methods import load_model
+from spatialrep.methods.sfd import SfdConfig, SfdLocalizer, SfdPretrainer, finetune, pretrain, pretrain_step
+from spatialrep.models import EncoderConfig
 from spatialrep.train import TrainConfig, read_meta
 
-CFG = SfdConfig(d_model=32, num_heads=2, num_layers=2, conv_kernel=3, dropout=0.0)
+ENCODER = {"d_model": 32, "num_heads": 2, "num_layers": 2, "conv_kernel": 3, "dropout": 0.0}
+CFG = SfdConfig(encoder=EncoderConfig("causal_conformer", ENCODER))
 
 
 def train_config(steps: int) -> TrainConfig:
@@ -50,7 +46,7 @@ def test_pretrain_loss_decreases_and_checkpoint_rebuilds(runs):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # pretrain seeds its initial model with TrainConfig.seed (0)
         initial = SfdPretrainer(CFG).eval()
-    trained = load_sfd(runs / "pre" / "last")
+    trained = load_model(runs / "pre" / "last")
     assert isinstance(trained, SfdPretrainer) and trained.config == CFG
     with torch.no_grad():
         before = pretrain_step(initial, batch)["loss"].item()
@@ -65,7 +61,7 @@ def test_pretrain_loss_decreases_and_checkpoint_rebuilds(runs):
 def test_finetune_saves_a_localizer_with_the_pretrained_config(runs):
     meta = read_meta(runs / "ft" / "best")
     assert meta.model_name == "sfd_localizer" and meta.feature_config == CFG.to_dict()
-    model = load_sfd(runs / "ft")
+    model = load_model(runs / "ft")
     assert isinstance(model, SfdLocalizer) and model.config == CFG
 
 
@@ -74,7 +70,7 @@ def test_linear_probe_keeps_the_pretrained_encoder(runs, tmp_path):
     finetune(
         runs / "data", tmp_path, None, train_config(5), init_from=pretrained, freeze_encoder=True, budget="1h"
     )
-    pre, probe = load_sfd(runs / "pre"), load_sfd(tmp_path / "last")
+    pre, probe = load_model(runs / "pre"), load_model(tmp_path / "last")
     assert isinstance(pre, SfdPretrainer) and isinstance(probe, SfdLocalizer)
     for name, value in pre.encoder.state_dict().items():
         assert torch.equal(probe.encoder.state_dict()[name], value), name
@@ -84,10 +80,11 @@ def test_finetune_guards(runs, tmp_path):
     with pytest.raises(ValueError, match="SfdLocalizer, not an SfdPretrainer"):
         finetune(runs / "data", tmp_path / "a", train_config=train_config(1), init_from=runs / "ft")
     with pytest.raises(ValueError, match=r"d_model=32.*needs 16"):
-        other = SfdConfig(d_model=16, num_heads=2, num_layers=2, conv_kernel=3)
+        other = SfdConfig(encoder=EncoderConfig("causal_conformer", {**ENCODER, "d_model": 16}))
         finetune(runs / "data", tmp_path / "b", other, train_config(1), init_from=runs / "pre")
-    with pytest.raises(ValueError, match=r"16000 Hz but SfdConfig\.sample_rate is 8000 Hz"):
-        pretrain(runs / "data", tmp_path / "c", SfdConfig(sample_rate=8000), train_config(1))
+    with pytest.raises(ValueError, match=r"16000 Hz but the SFD front-end expects 8000 Hz"):
+        slow = CFG.replace(frontend=FrameInput(sample_rate=8000))
+        pretrain(runs / "data", tmp_path / "c", slow, train_config(1))
 
 
 def _localize(capsys, *args: str) -> tuple[int, str, str]:
@@ -115,6 +112,7 @@ def test_localize_text_and_json(runs, capsys):
     assert [s["start_s"] for s in result["segments"]] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
     assert "frame_logits" not in result and result["stream"] is False
     assert f"{result['clip']['azimuth_deg']:+.1f}°" in lines[0]
+    assert result["model_type"] == "SfdLocalizer"
 
 
 def test_localize_stream_equals_offline(runs, capsys):
@@ -156,3 +154,60 @@ def test_localize_resamples_other_rates_with_a_notice(runs, tmp_path, capsys):
 def test_localize_rejects_non_positive_segment(runs, capsys):
     code, _, err = _localize(capsys, _test_file(runs), "--model", str(runs / "ft"), "--segment", "0")
     assert code == 2 and "--segment and --chunk must be positive" in err
+    code, _, err = _localize(capsys, _test_file(runs), "--model", str(runs / "ft"), "--segment", "nan")
+    assert code == 2 and "--segment and --chunk must be positive" in err
+
+
+def test_classic_localizers_run_by_name(runs, capsys):
+    """The classic localizers answer the same command; their clip estimate equals the library's."""
+    from spatialrep.evaluate import GccPhatItdLocalizer
+    from spatialrep.simulate.hrtf import load_default_hrtf
+
+    wav = _test_file(runs)
+    code, out, _ = _localize(capsys, wav, "--model", "gcc-phat-itd", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["model_type"] == "ClassicLocalizer" and result["model"] == "gcc-phat-itd"
+    audio, rate = read_audio(wav)
+    direct = GccPhatItdLocalizer.from_hrtf(load_default_hrtf(rate)).localize(audio.astype(np.float32))
+    assert result["clip"]["azimuth_deg"] == pytest.approx(math.degrees(direct[0]))
+    assert len(result["segments"]) == 1  # 0.5 s clip, 0.5 s segments
+    code, _, err = _localize(capsys, wav, "--model", "srp-phat", "--stream")
+    assert code == 2 and "--stream needs a streaming model" in err
+    code, _, err = _localize(capsys, wav, "--model", "gcc-phat-itd", "--receiver", "array:circular4")
+    assert code == 2 and "microphone array" in err
+    code, _, err = _localize(capsys, wav, "--model", "not-a-model")
+    assert code == 2 and "neither a folder nor a classic localizer" in err
+
+
+def test_localize_folders_in_one_call_writes_rows(runs, tmp_path, capsys):
+    """Files and folders at once: a CSV row per file (or per segment); a bad file is reported, not fatal."""
+    import csv
+    import shutil
+
+    folder = tmp_path / "recordings"
+    (folder / "sub").mkdir(parents=True)
+    files = sorted((runs / "data" / "test").glob("*/*.noisy.flac"))[:3]
+    copies = [folder / "a.flac", folder / "b.flac", folder / "sub" / "c.flac"]
+    for source, copy in zip(files, copies, strict=True):
+        shutil.copy(source, copy)
+    (folder / "notes.txt").write_text("not audio: skipped in folders")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF0000WAVEjunk")
+    out_csv = tmp_path / "rows.csv"
+    code, _, err = _localize(
+        capsys, str(folder), str(broken), "--model", str(runs / "ft"), "--out", str(out_csv)
+    )
+    rows = list(csv.DictReader(out_csv.open()))
+    assert code == 2 and "broken.wav" in err  # one bad file: reported, the others localized
+    assert [r["file"] for r in rows] == [*map(str, copies), str(broken)]
+    assert all(r["azimuth_deg"] and not r["error"] for r in rows[:-1]) and rows[-1]["error"]
+    single = json.loads(_localize(capsys, str(copies[0]), "--model", str(runs / "ft"), "--json")[1])
+    assert float(rows[0]["azimuth_deg"]) == pytest.approx(single["clip"]["azimuth_deg"], abs=0.005)
+    code, out, _ = _localize(
+        capsys, str(copies[0]), str(copies[1]), "--model", str(runs / "ft"), "--segments"
+    )
+    segment_rows = list(csv.DictReader(out.splitlines()))
+    assert code == 0 and len(segment_rows) == 10 and segment_rows[0]["segment"] == "0"
+    code, _, err = _localize(capsys, str(copies[0]), str(copies[1]), "--model", str(runs / "ft"), "--json")
+    assert code == 2 and "--json" in err

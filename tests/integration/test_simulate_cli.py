@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from spatialrep.cli import simulate as simulate_cli
@@ -36,6 +37,7 @@ def finished_shards(out):
     return [p for p in out.glob("*/*/shard.csv") if not p.parent.name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_killed_render_resumes_to_the_bytes_of_an_uninterrupted_one(tmp_path):
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
     done = run_cli(*RENDER, "--out", str(reference), "--workers", "1")

@@ -71,7 +71,7 @@ def test_parse_overrides_nests():
     ("override", "match"),
     [
         ("rt60_range_s=[-0.5, 0.3]", "rt60_range_s must be positive"),
-        ("snr_range_db=[.nan, 10]", "snr_range_db must be finite"),
+        ("snr_range_db=[.nan, 10]", "snr_range_db.*finite"),
         ("azimuth_range_deg=[30, -30]", "azimuth_range_deg is empty"),
         ("distance_range_m=[0, 2]", "distance_range_m must be positive"),
         ("region=everywhere", "unknown region 'everywhere'; valid: frontal, horizontal, sphere, custom"),

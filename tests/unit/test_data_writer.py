@@ -193,6 +193,7 @@ def test_run_tasks_guards_and_errors():
         list(run_tasks(math.sqrt, [4.0, -1.0], workers=1))
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_bytes(reference, config, tmp_path):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -8,7 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spatialrep.evaluate import angular_errors, fold_front_back, localization_metrics, summarize_errors
+from spatialrep.evaluate import angular_errors, localization_metrics, summarize_errors
+from spatialrep.geometry import fold_front_back
 
 angles = st.floats(-math.pi, math.pi, allow_nan=False)
 

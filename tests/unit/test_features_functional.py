@@ -18,9 +18,6 @@ def _x(*shape: int, dtype: torch.dtype = torch.float64, seed: int = 0) -> torch.
     return torch.from_numpy(np.random.default_rng(seed).standard_normal(shape)).to(dtype)
 
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
 # --- shapes
 
 
@@ -355,14 +352,13 @@ def test_modules_move_buffers(index):
     assert moved(torch.zeros(2, 3, 1024, device="meta")).device.type == "meta"
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_modules_and_functions_on_cuda():
+def test_modules_and_functions_on_each_device(device):
     x = _x(2, 3, 2048, dtype=torch.float32)
     for module, fn in _module_cases():
-        out_gpu = module.to("cuda")(x.cuda())
-        assert out_gpu.device.type == "cuda"
-        torch.testing.assert_close(out_gpu.cpu(), fn(x), atol=1e-3, rtol=1e-3)
-        torch.testing.assert_close(fn(x.cuda()).cpu(), fn(x), atol=1e-3, rtol=1e-3)
+        out = module.to(device)(x.to(device))
+        assert out.device.type == device.type
+        torch.testing.assert_close(out.cpu(), fn(x), atol=1e-3, rtol=1e-3)
+        torch.testing.assert_close(fn(x.to(device)).cpu(), fn(x), atol=1e-3, rtol=1e-3)
 
 
 def test_module_guards():
@@ -394,3 +390,15 @@ def test_public_api_exports():
     assert features.gcc_phat is F.gcc_phat
     assert features.GCCPhat is T.GCCPhat
     assert set(F.__all__) <= set(features.__all__)
+
+
+def test_stft_frames_to_sequence_order_and_guard() -> None:
+    x = torch.randn(2, 2, 2, 5, 7)
+    seq = F.stft_frames_to_sequence(x)
+    assert seq.shape == (2, 7, 20)
+    # channel 1, imaginary part, bin 3, frame 4
+    assert seq[0, 4, (1 * 2 + 1) * 5 + 3] == x[0, 1, 1, 3, 4]
+    with pytest.raises(ValueError, match="batch, channel, 2"):
+        F.stft_frames_to_sequence(torch.randn(2, 2, 3, 5, 7))
+    with pytest.raises(ValueError, match="batch, channel, 2"):
+        F.stft_frames_to_sequence(torch.randn(2, 2, 5, 7))

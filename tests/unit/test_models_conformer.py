@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from spatialrep.features import stft_real_imag
-from spatialrep.models import CausalConformer, stft_frames_to_sequence
+from spatialrep.features.functional import stft_frames_to_sequence
+from spatialrep.models import CausalConformer
 
 
 def _model(**kwargs: Any) -> CausalConformer:
@@ -157,18 +158,6 @@ def test_streaming_guards() -> None:
         model.forward_streaming(torch.randn(2, 4, 10), 0)
     with pytest.raises(ValueError, match="batch_size"):
         model.init_state(0)
-
-
-def test_stft_frames_to_sequence_order_and_guard() -> None:
-    x = torch.randn(2, 2, 2, 5, 7)
-    seq = stft_frames_to_sequence(x)
-    assert seq.shape == (2, 7, 20)
-    # channel 1, imaginary part, bin 3, frame 4
-    assert seq[0, 4, (1 * 2 + 1) * 5 + 3] == x[0, 1, 1, 3, 4]
-    with pytest.raises(ValueError, match="batch, channel, 2"):
-        stft_frames_to_sequence(torch.randn(2, 2, 3, 5, 7))
-    with pytest.raises(ValueError, match="batch, channel, 2"):
-        stft_frames_to_sequence(torch.randn(2, 2, 5, 7))
 
 
 @pytest.mark.parametrize("chunk", [3, 10])

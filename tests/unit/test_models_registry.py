@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from spatialrep.models import Encoder, create_encoder, list_encoders, register_encoder
+from spatialrep.models import Encoder, EncoderConfig, create_encoder, list_encoders, register_encoder
 from spatialrep.models import registry as registry_module
 
 # A small configuration of every registered encoder; a new encoder must be added here.
@@ -113,3 +113,25 @@ def test_register_and_duplicate(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_base_class_forward_features_is_abstract() -> None:
     with pytest.raises(NotImplementedError):
         Encoder().forward_features(torch.zeros(1, 1, 1))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_encoder_config_builds_every_encoder_from_its_section(name: str) -> None:
+    kwargs = {k: v for k, v in SMALL[name].items() if k != "input_dim"}
+    section = EncoderConfig(name, kwargs)
+    torch.manual_seed(0)
+    built = section.build(12)
+    torch.manual_seed(0)
+    direct = create_encoder(name, **SMALL[name])
+    assert type(built) is type(direct) and built.input_dim == 12
+    for (key, a), (_, b) in zip(built.state_dict().items(), direct.state_dict().items(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=key)
+
+
+def test_encoder_config_guards() -> None:
+    with pytest.raises(ValueError, match=r"unknown encoder 'rnn'; valid: causal_conformer, mlp"):
+        EncoderConfig("rnn")
+    with pytest.raises(ValueError, match="input_dim"):
+        EncoderConfig("mlp", {"input_dim": 3})
+    with pytest.raises(ValueError, match=r"encoder 'mlp'.*unexpected keyword"):
+        EncoderConfig("mlp", {"depth": 3}).build(4)

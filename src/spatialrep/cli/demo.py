@@ -13,6 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
+from spatialrep.cli.arguments import positive_int
+
 
 def _scene_overview(manifest_rows: list[dict], path: Path) -> None:
     """Scatter of source directions and histograms of RT60 and SNR over the dataset."""
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from spatialrep.data.manifest import find_manifest, read_rows, resolve_path
-    from spatialrep.experiments.sfd import run_sfd_experiment
+    from spatialrep.experiments.runner import run_experiment
     from spatialrep.features.frontend import FeatureFrontEnd, feature_preset
     from spatialrep.features.plot import save_feature_plot
     from spatialrep.io.audio import read_audio
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         "pretrain a causal Conformer on each spatial target, fine-tune with 20 s and 1 min of labels "
         "(3 seeds), compare with STFT-DNN, GCCPHAT-DNN and classic localizers on one test set ..."
     )
-    result = run_sfd_experiment("tiny", out, workers=args.workers, progress=not args.quiet)
+    result = run_experiment("sfd", out, scale="tiny", workers=args.workers, progress=not args.quiet)
 
     print("[2/2] drawing a scene overview and the spatial features of one test example ...")
     data = out / "data"
@@ -92,9 +94,11 @@ def run(args: argparse.Namespace) -> int:
     print("The tiny scale checks the pipeline; its numbers mean little (2.5 min of training audio). The CPU")
     print("reference is `spatialrep experiment sfd --scale small --out runs/sfd-small` (about an hour).")
     print()
-    print(f"Trained model: {result['best_model']}")
+    print(f"Trained model: {result.try_model}")
     print("Localize a file with it (add --stream for chunk-by-chunk causal processing, --json for machines):")
-    print(f"  .venv/bin/spatialrep localize {result['test_file']} --model {result['best_model']}")
+    print(f"  .venv/bin/spatialrep localize {result.try_file} --model {result.try_model}")
+    print("or compare with a classic localizer on the same file:")
+    print(f"  .venv/bin/spatialrep localize {result.try_file} --model gcc-phat-itd")
     return 0
 
 
@@ -108,6 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "classic baselines), then scene and feature plots. Rerunning resumes.",
     )
     parser.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
-    parser.add_argument("--workers", type=int, default=None, help="rendering processes (default: every core)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=None, help="rendering processes (default: every core)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)

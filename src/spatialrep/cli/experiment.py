@@ -1,48 +1,60 @@
-"""``spatialrep experiment NAME --scale S --out DIR``: run (or resume) a comparison experiment."""
+"""``spatialrep experiment NAME --scale S | --config FILE [--set k=v] --out DIR``: run or resume one.
+
+Every experiment registered in :mod:`spatialrep.experiments` is served the same way; its scales are the
+recipes shipped in ``spatialrep/recipes/NAME/``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-from typing import Any
 
-# name -> (module, runner function, scales)
-EXPERIMENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "sfd": ("spatialrep.experiments.sfd", "run_sfd_experiment", ("tiny", "small", "paper")),
-    "sce": ("spatialrep.experiments.sce", "run_sce_experiment", ("tiny", "small")),
-}
+from spatialrep.cli.arguments import positive_int
 
 
 def run(args: argparse.Namespace) -> int:
-    module_name, function, scales = EXPERIMENTS[args.name]
-    if args.scale not in scales:
-        raise ValueError(f"experiment {args.name} has no scale {args.scale!r}; valid: {', '.join(scales)}")
-    runner = getattr(importlib.import_module(module_name), function)
-    kwargs: dict[str, Any] = {"progress": not args.quiet}
-    if args.name == "sfd":
-        kwargs["workers"] = args.workers
-    result = runner(args.scale, args.out, **kwargs)
+    from spatialrep.experiments.runner import run_experiment
+
+    if args.scale is not None and args.config is not None:
+        raise ValueError("give --scale or --config, not both")
+    scale = args.scale if args.scale is not None or args.config is not None else "tiny"
+    result = run_experiment(
+        args.name,
+        args.out,
+        scale=scale,
+        config_file=args.config,
+        overrides=args.set,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
     print(f"Results in {args.out}/: results.md, results.csv, results.json and the plots (*.png).")
-    model = result.get("best_model") or result.get("paths", {}).get("models", {}).get("wsce")
-    if model is not None:
-        print(f"A trained model: {model}")
-        test_file = result.get("test_file") or "FILE.wav"
-        print(f"Try it:  spatialrep localize {test_file} --model {model}")
+    if result.try_model is not None:
+        print(f"A trained model: {result.try_model}")
+        print(f"Try it:  spatialrep localize {result.try_file or 'FILE.wav'} --model {result.try_model}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
+    from spatialrep.recipes import list_recipe_experiments, list_scales
+
+    names = list_recipe_experiments()
+    scales = "; ".join(f"{name}: {', '.join(list_scales(name))}" for name in names)
     parser = subparsers.add_parser(
         "experiment",
-        help="run a method comparison (sfd, sce) at a given scale; resumable",
-        description="Train and evaluate every model of an experiment on one fixed test set and write "
-        "results.csv, results.json, results.md and plots into --out. Rerunning the same command resumes "
-        "where a killed run stopped. Scales: tiny (minutes on a laptop; numbers not meaningful), small (the "
-        "CPU reference), paper (sfd only; a GPU recipe).",
+        help=f"run a method comparison ({', '.join(names)}) from a recipe; resumable",
+        description="Train and evaluate every model of an experiment on fixed test sets and write "
+        "results.csv, results.json, results.md and plots into --out, with the resolved recipe as "
+        f"recipe.yaml. Rerunning the same command resumes where a killed run stopped. Scales: {scales}. "
+        "tiny takes minutes and its numbers are not meaningful; small is the CPU reference.",
     )
-    parser.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
-    parser.add_argument("--scale", default="tiny", help="tiny, small or paper (default: tiny)")
+    parser.add_argument("name", choices=names, help="which experiment")
+    parser.add_argument("--scale", default=None, help="a shipped recipe (default: tiny)")
+    parser.add_argument("--config", default=None, help="a recipe YAML file instead of --scale")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field (repeatable)"
+    )
     parser.add_argument("--out", required=True, help="output folder (created; rerun to resume)")
-    parser.add_argument("--workers", type=int, default=None, help="rendering processes (default: all cores)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=None, help="rendering processes (default: all cores)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)

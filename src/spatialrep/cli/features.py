@@ -89,7 +89,7 @@ def run_plot(args: argparse.Namespace) -> int:
 def run_cache(args: argparse.Namespace) -> int:
     import torch
 
-    from spatialrep.feature_cache import cache_features
+    from spatialrep.data.feature_cache import cache_features
 
     source = Path(args.input)
     if source.is_file() and source.suffix.lower() in _AUDIO_SUFFIXES:

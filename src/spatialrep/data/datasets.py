@@ -76,11 +76,17 @@ class ManifestDataset(Dataset[Item]):
         source: a dataset folder (its ``manifest.csv``) or a manifest CSV file.
         split: keep only this split (``train``, ``val``, ``test``); ``None`` keeps all.
         budget: read ``budgets/<budget>.csv`` of the dataset folder instead (a labelled training subset).
-        signals: signals to load (default: every ``<signal>_path`` column).
+        signals: signals to load (default: every ``<signal>_path`` column; ``()`` with ``features`` reads
+            features only).
         check_files: verify at construction that every named audio file exists.
+        features: a :class:`~spatialrep.data.feature_cache.FeatureCache` of this dataset (made by
+            ``spatialrep features``): each item also holds ``"features"``
+            ``(feature_channels, bins, frames)``, read from the cache instead of recomputed. Training reads
+            stacks this way.
 
     Raises:
-        ManifestError: no manifest, an unknown budget or signal, an empty selection, or missing audio files.
+        ManifestError: no manifest, an unknown budget or signal, an empty selection, missing audio files, or
+            examples missing from ``features`` (counted, the first named).
 
     Shape:
         Each signal ``(C, T)`` float32 (``dry``: ``(S, T)``); a row with ``start_s``/``end_s`` gives that
@@ -95,6 +101,7 @@ class ManifestDataset(Dataset[Item]):
         budget: str | None = None,
         signals: Sequence[str] | None = None,
         check_files: bool = True,
+        features: Any = None,
     ) -> None:
         self.manifest = find_manifest(source, budget)
         self.root = dataset_root(self.manifest)
@@ -118,6 +125,17 @@ class ManifestDataset(Dataset[Item]):
         if check_files:
             _check_files(rows, self.root, self.signals, self.manifest)
         self.rows = rows
+        self.features = None
+        if features is not None:
+            cache = features
+            cached = set(cache.ids)
+            missing = [str(r["id"]) for r in rows if str(r["id"]) not in cached]
+            if missing:
+                raise ManifestError(
+                    f"feature cache {cache.root} lacks {len(missing)} example(s) of {self.manifest} (first: "
+                    f"{missing[0]}); run `spatialrep features` on this dataset"
+                )
+            self.features = cache
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -146,6 +164,8 @@ class ManifestDataset(Dataset[Item]):
     def __getitem__(self, index: int) -> Item:
         row = self.rows[index]
         item: Item = {signal: self._read(row, signal) for signal in self.signals}
+        if self.features is not None:
+            item["features"] = self.features.load(str(row["id"]))
         item["labels"] = row_labels(row)
         return item
 

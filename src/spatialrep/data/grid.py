@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
+from spatialrep import seeding
 from spatialrep.simulate.scene_config import SceneConfig
 
 _GRID_STREAM = 0x67726964  # "grid": keeps the order's stream apart from the scene sampler's
@@ -27,7 +26,7 @@ def grid_point_index(num_points: int, seed: int, index: int) -> int:
     if seed < 0 or index < 0:
         raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
     block, offset = divmod(index, num_points)
-    order = np.random.default_rng(np.random.SeedSequence([seed, _GRID_STREAM, block])).permutation(num_points)
+    order = seeding.rng(seed, _GRID_STREAM, block).permutation(num_points)
     return int(order[offset])
 
 

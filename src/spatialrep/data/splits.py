@@ -10,7 +10,6 @@ import hashlib
 import json
 import math
 import warnings
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from spatialrep import seeding
 from spatialrep.config import from_dict, merge, to_dict
 from spatialrep.data.config import SPLITS, DatasetConfig, SplitsConfig, check_grid_scene
 from spatialrep.data.grid import grid_point_index, scene_at_direction
@@ -29,15 +29,9 @@ _UNIT_STREAM = 0x756E6974  # "unit"
 _BUDGET_STREAM = 0x62756467  # "budg"
 
 
-def derive_seed(seed: int, *words: int) -> int:
-    """A 63-bit seed derived from ``seed`` and ``words`` (independent streams for splits, budgets...)."""
-    state = np.random.SeedSequence([seed, *words]).generate_state(2, np.uint32)
-    return int.from_bytes(state.tobytes(), "little") >> 1
-
-
 def split_seed(seed: int, split: str) -> int:
     """Base seed of the examples of ``split`` (one independent stream per split)."""
-    return derive_seed(seed, SPLITS.index(split) + 1)
+    return seeding.derive_seed(seed, SPLITS.index(split) + 1)
 
 
 def split_sizes(splits: SplitsConfig, total: int) -> dict[str, int]:
@@ -98,7 +92,7 @@ def partition_units(
             for k in names:
                 chosen[k].extend(units)
             continue
-        rng = np.random.default_rng(np.random.SeedSequence([seed, _UNIT_STREAM, zlib.crc32(label.encode())]))
+        rng = seeding.rng(seed, _UNIT_STREAM, label)
         order = [units[i] for i in rng.permutation(len(units))]
         counts = _largest_remainder(len(units), {k: fractions[k] for k in names})
         for k in names:  # every split gets one unit of each class; take them from the largest share
@@ -315,7 +309,7 @@ def select_budgets(durations: Sequence[float], budgets: Mapping[str, float], see
     Returns:
         The budgets, smallest first.
     """
-    order = np.random.default_rng(np.random.SeedSequence([seed, _BUDGET_STREAM])).permutation(len(durations))
+    order = seeding.rng(seed, _BUDGET_STREAM).permutation(len(durations))
     cumulative = np.cumsum(np.asarray(durations, dtype=np.float64)[order]) if len(durations) else np.zeros(0)
     total = float(cumulative[-1]) if len(cumulative) else 0.0
     out = []

@@ -12,7 +12,6 @@ from spatialrep.evaluate.lem import LaplacianEigenmaps
 from spatialrep.evaluate.metrics import (
     DEFAULT_SNR_BANDS,
     angular_errors,
-    fold_front_back,
     localization_metrics,
     summarize_errors,
 )
@@ -26,7 +25,6 @@ __all__ = [
     "MusicLocalizer",
     "SrpPhatLocalizer",
     "angular_errors",
-    "fold_front_back",
     "frontal_azimuths",
     "localization_metrics",
     "summarize_errors",

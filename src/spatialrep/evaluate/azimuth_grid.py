@@ -91,7 +91,7 @@ class AzimuthGrid:
         ``"full"``: circular (the wrapped angle over the step, rounded, modulo the class count, so ``-1°`` at
         a 5° step is class 0). ``"frontal"``: azimuths must lie in
         ``[-90°, 90°]`` unless ``fold_front_back`` mirrors the rear half-plane forwards
-        (:func:`spatialrep.evaluate.metrics.fold_front_back`). Ties round half to even.
+        (:func:`spatialrep.geometry.fold_front_back`). Ties round half to even.
 
         Raises:
             ValueError: non-finite azimuths; rear azimuths on the frontal grid without ``fold_front_back``.

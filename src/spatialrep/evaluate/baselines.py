@@ -147,11 +147,9 @@ class GccPhatItdLocalizer:
         self.table_az = az
         self.table_itd = itd
         self.sample_rate = float(sample_rate)
-        self.n_fft = F._check_positive_int(n_fft, "n_fft")
-        self.hop_length = F._check_positive_int(
-            n_fft // 2 if hop_length is None else hop_length, "hop_length"
-        )
-        self.upsample = F._check_positive_int(upsample, "upsample")
+        self.n_fft = F.check_positive_int(n_fft, "n_fft")
+        self.hop_length = F.check_positive_int(n_fft // 2 if hop_length is None else hop_length, "hop_length")
+        self.upsample = F.check_positive_int(upsample, "upsample")
         if max_lag is None:
             max_lag = F.default_max_lag(float(np.abs(itd).max()), self.sample_rate)
         self.lags = F.gcc_lags(self.n_fft, max_lag, upsample=self.upsample)  # validates max_lag
@@ -367,15 +365,13 @@ class MusicLocalizer(_GridLocalizer):
                 f"num_sources must be an integer in [1, {self.num_channels}) for {self.num_channels} "
                 f"channels, got {num_sources!r}"
             )
-        self.n_fft = F._check_positive_int(n_fft, "n_fft")
+        self.n_fft = F.check_positive_int(n_fft, "n_fft")
         if steering.shape[2] != self.n_fft // 2 + 1:
             raise ValueError(
                 f"steering has {steering.shape[2]} bins, expected n_fft // 2 + 1 = {self.n_fft // 2 + 1}"
             )
-        self.hop_length = F._check_positive_int(
-            n_fft // 2 if hop_length is None else hop_length, "hop_length"
-        )
-        self.win_length = F._stft_params(self.n_fft, self.hop_length, None, "constant")
+        self.hop_length = F.check_positive_int(n_fft // 2 if hop_length is None else hop_length, "hop_length")
+        self.win_length = F.check_stft_params(self.n_fft, self.hop_length, None, "constant")
         self.bins = srp_bins(sample_rate, self.n_fft, freq_range)
         self.num_sources = num_sources
         self.sample_rate = float(sample_rate)

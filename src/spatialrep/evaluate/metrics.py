@@ -23,11 +23,11 @@ import numpy as np
 import numpy.typing as npt
 
 from spatialrep.geometry import angular_distance, azimuth_difference
+from spatialrep.geometry import fold_front_back as _fold
 
 __all__ = [
     "DEFAULT_SNR_BANDS",
     "angular_errors",
-    "fold_front_back",
     "localization_metrics",
     "summarize_errors",
 ]
@@ -43,25 +43,6 @@ def _as_numpy(value: Any, name: str) -> npt.NDArray[np.float64]:
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D (clips,), got shape {arr.shape}")
     return arr
-
-
-def fold_front_back(azimuth: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Mirror azimuths across the interaural axis into the frontal half-plane ``[-π/2, π/2]``.
-
-    ``fold(a) = atan2(sin a, |cos a|)``: a source behind (``|a| > π/2``) maps to its front-back twin
-    ``π - a`` (wrapped), which has the same interaural time difference.
-
-    Args:
-        azimuth: radians, any shape.
-
-    Returns:
-        Radians, same shape, in ``[-π/2, π/2]``.
-    """
-    a = np.asarray(azimuth, dtype=np.float64)
-    return np.arctan2(np.sin(a), np.abs(np.cos(a)))
-
-
-_fold = fold_front_back  # the keyword argument of the same name shadows it inside angular_errors
 
 
 def angular_errors(
@@ -80,7 +61,8 @@ def angular_errors(
     Args:
         pred_az, true_az: azimuths, radians, shape ``(clips,)``.
         pred_el, true_el: elevations, radians, shape ``(clips,)``; give both or neither.
-        fold_front_back: fold both azimuths into the frontal half-plane first (:func:`fold_front_back`), for
+        fold_front_back: fold both azimuths into the frontal half-plane first
+            (:func:`spatialrep.geometry.fold_front_back`), for
             tasks that cannot tell front from back (a frontal-plane grid, ITD-only baselines).
 
     Returns:

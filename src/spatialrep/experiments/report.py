@@ -1,7 +1,9 @@
 """Result tables of experiments: rows of plain dicts -> CSV, JSON and Markdown, written atomically.
 
-A *row* is one evaluated model on one test set (keys such as ``method``, ``seed``, ``mae_deg``). Runs over
-several seeds are summarised by :func:`aggregate` into mean, standard deviation and count per group.
+A *row* is one evaluated model on one test set: identifying keys (``method``, ``seed``, ``test_set``...) plus
+the metrics of :func:`localization_row`, the one result schema every experiment uses (built on
+:func:`spatialrep.evaluate.localization_metrics`). Runs over several seeds are summarised by
+:func:`aggregate` into mean, standard deviation and count per group.
 """
 
 from __future__ import annotations
@@ -17,18 +19,29 @@ from typing import Any
 
 import numpy as np
 
+from spatialrep.evaluate.metrics import DEFAULT_SNR_BANDS, localization_metrics
 from spatialrep.io.atomic import atomic_write_text
 
-__all__ = ["aggregate", "claim_output_folder", "markdown_table", "read_json", "write_json", "write_results"]
+__all__ = [
+    "aggregate",
+    "localization_row",
+    "markdown_table",
+    "plain",
+    "read_json",
+    "write_json",
+    "write_results",
+]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers, tuples as lists and NaN / inf as ``None`` (strict
+    JSON)."""
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None  # strict JSON has no NaN/inf
     return value
@@ -36,7 +49,7 @@ def _plain(value: Any) -> Any:
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as indented strict JSON (NaN and inf become ``null``), atomically."""
-    atomic_write_text(path, json.dumps(_plain(data), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(plain(data), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -49,34 +62,6 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON ({exc}); delete it to recompute") from exc
-
-
-def claim_output_folder(
-    out: Path, record: Mapping[str, Any], *, what: str, allowed: Sequence[str] = ()
-) -> None:
-    """Make ``out`` an experiment folder for ``record`` (its JSON-ready configuration), or refuse.
-
-    A new or empty folder (entries named in ``allowed`` aside) gets ``experiment.json``; a folder whose
-    ``experiment.json`` equals ``record`` is resumed.
-
-    Raises:
-        ValueError: ``out`` holds an experiment of another configuration (the differing keys are named), or
-            other files and no ``experiment.json``.
-    """
-    stored_path = out / "experiment.json"
-    wanted = _plain(record)
-    if stored_path.is_file():
-        stored = read_json(stored_path)
-        if stored != wanted:
-            keys = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-            raise ValueError(
-                f"{out} holds an {what} with another configuration (differs in: {', '.join(keys)}); "
-                "use another --out folder or delete it"
-            )
-        return
-    if out.exists() and any(p.name not in allowed for p in out.iterdir()):
-        raise ValueError(f"{out} is not empty and holds no {what}; use a new or empty --out folder")
-    write_json(stored_path, wanted)
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -173,3 +158,37 @@ def write_results(
         text += "\n" + extra_markdown.rstrip() + "\n"
     atomic_write_text(paths["markdown"], text)
     return paths
+
+
+def localization_row(
+    pred_azimuth: Any,
+    true_azimuth: Any,
+    *,
+    pred_elevation: Any | None = None,
+    true_elevation: Any | None = None,
+    snr_db: Any | None = None,
+    snr_bands: Sequence[tuple[float, float]] = DEFAULT_SNR_BANDS,
+    predictions: bool = False,
+    **keys: Any,
+) -> dict[str, Any]:
+    """One result row: ``keys`` plus the azimuth metrics of :func:`localization_metrics` (``mae_deg``,
+    ``median_deg``, ``acc5``, ``acc10``, ``er20``, ``count``, and ``snr_bands`` with ``snr_db``), plus the
+    same for elevation prefixed ``el_`` when elevations are given, plus ``pred_azimuth_deg`` (and
+    ``pred_elevation_deg``) with ``predictions``. Angles are radians in.
+
+    Raises:
+        ValueError: as :func:`localization_metrics`.
+    """
+    row: dict[str, Any] = dict(keys)
+    row.update(localization_metrics(pred_azimuth, true_azimuth, snr_db=snr_db, snr_bands=snr_bands))
+    if (pred_elevation is None) != (true_elevation is None):
+        raise ValueError("give both pred_elevation and true_elevation, or neither")
+    if pred_elevation is not None:
+        # Elevations lie in [-90°, 90°], so their wrapped difference is the plain absolute difference.
+        elevation = localization_metrics(pred_elevation, true_elevation)
+        row.update({f"el_{name}": value for name, value in elevation.items() if name != "count"})
+    if predictions:
+        row["pred_azimuth_deg"] = np.degrees(np.asarray(pred_azimuth, dtype=np.float64)).round(4).tolist()
+        if pred_elevation is not None:
+            row["pred_elevation_deg"] = np.degrees(np.asarray(pred_elevation, np.float64)).round(4).tolist()
+    return row

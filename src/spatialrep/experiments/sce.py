@@ -1,10 +1,11 @@
 """The SCE / WSCE experiment (Tang et al. 2022): fixed condition, varying rooms, less data, unseen heads.
 
-``run_sce_experiment(scale, out_dir)`` builds the measurement-vector datasets (:mod:`.sce_data`), trains SCE
-(azimuth and elevation embeddings), WSCE and the feed-forward baseline through ``spatialrep.train.fit`` for
-each seed, fits Laplacian eigenmaps, localizes every test set by k-NN regression and writes ``results.csv``,
-``results.json``, ``results.md``, box plots and 3-D embedding plots. Each finished unit (one trained model and
-its test predictions) lives in ``out_dir/runs/<experiment>/<model>/seed<k>/`` with a ``done.json`` written
+``spatialrep experiment sce --scale tiny|small`` (recipes in ``spatialrep/recipes/sce/``) builds the
+measurement-vector sets (:mod:`spatialrep.data.measurement_sets`), trains SCE (azimuth and elevation
+embeddings), WSCE and the feed-forward baseline with :func:`spatialrep.train.train_model` for each seed, fits
+Laplacian eigenmaps, localizes every test set by k-NN regression and writes ``results.csv``,
+``results.json``, ``results.md``, box plots and 3-D embedding plots. Each unit (one trained model and its test
+predictions) lives in ``out_dir/runs/<experiment>/<model>/seed<k>/``: ``predictions.npz``, then ``done.json``
 last; a rerun reuses finished units and retrains unfinished ones from scratch, so a killed run ends with the
 same numbers. See ``docs/sce.md``.
 """
@@ -14,8 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,35 +24,34 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from spatialrep.config import to_dict
+from spatialrep import seeding
+from spatialrep.config import ConfigError
+from spatialrep.data import measurement_sets as ms
 from spatialrep.evaluate.knn import KnnRegressor
 from spatialrep.evaluate.lem import LaplacianEigenmaps
-from spatialrep.experiments import sce_data as sd
-from spatialrep.experiments.report import (
-    aggregate,
-    claim_output_folder,
-    markdown_table,
-    write_json,
-    write_results,
-)
+from spatialrep.evaluate.metrics import angular_errors
+from spatialrep.experiments.report import aggregate, localization_row, markdown_table, write_results
+from spatialrep.experiments.runner import ExperimentResult, Unit, register_experiment, run_units, unit_timings
 from spatialrep.io.atomic import atomic_path
-from spatialrep.methods.feedforward import train_feedforward
-from spatialrep.methods.sce import SceConfig, SceEmbedding, load_sce, save_sce, train_sce
+from spatialrep.methods.feedforward import FeedForwardConfig, train_feedforward
+from spatialrep.methods.registry import load_model
+from spatialrep.methods.sce import PairLossConfig, SceConfig, SceEmbedding, train_sce
 from spatialrep.simulate.receiver_factory import make_receiver
 from spatialrep.simulate.sources import make_source_bank
 from spatialrep.simulate.spherical_head import make_synthetic_subjects
-from spatialrep.train import TrainConfig, quiet_lightning
+from spatialrep.train import TrainConfig
 
-__all__ = ["SCALES", "SceScale", "run_sce_experiment", "scale_config"]
+__all__ = ["SceExperimentConfig", "run_sce_experiment"]
 
-SCALES = ("tiny", "small")
+SAMPLE_RATE = ms.SAMPLE_RATE
 
 
 @dataclasses.dataclass(frozen=True)
-class SceScale:
-    """Sizes of one experiment scale (see ``docs/sce.md`` for how they differ from the paper).
+class SceExperimentConfig:
+    """Sizes of the SCE experiment (see ``docs/sce.md`` for how they differ from the paper).
 
     Attributes:
+        scale: the recipe's name (informative).
         direction_stride: keep every n-th measured KEMAR azimuth per elevation ring (frontal, ±40°).
         clips_per_direction: white-noise training clips per direction in the fixed condition (split 70/30).
         test_clips_per_direction: speech test clips per direction (fixed condition and unseen heads).
@@ -63,9 +62,13 @@ class SceScale:
         fractions: training-set shares of (c) (of the whole pool; 0.7 = the full training split).
         num_train_heads, num_test_heads: synthetic spherical heads for (d) (plus KEMAR in training).
         max_steps, val_every_n_steps, batch_size, lr: optimisation (best step by validation loss).
-        seeds: default seeds of the learned methods.
+        seeds: seeds of the learned methods.
+        data_seed: seed of every rendered set.
+        max_elevation_deg: elevation limit of the directions.
+        snr_db: SNR of the noisy speech test set.
     """
 
+    scale: str
     direction_stride: int
     clips_per_direction: int
     test_clips_per_direction: int
@@ -87,42 +90,31 @@ class SceScale:
     max_elevation_deg: float = 40.0
     snr_db: float = 15.0
 
-
-_SCALES = {
-    "tiny": SceScale(
-        direction_stride=6, clips_per_direction=2, test_clips_per_direction=1, train_duration_s=0.25,
-        test_duration_s=0.5, num_train_rooms=3, test1_per_room=8, num_test_rooms=2, test2_per_room=8,
-        fractions=(0.25, 0.7), num_train_heads=2, num_test_heads=1, max_steps=30, val_every_n_steps=15,
-        batch_size=64, seeds=(0,),
-    ),
-    "small": SceScale(
-        direction_stride=2, clips_per_direction=4, test_clips_per_direction=2, train_duration_s=1.0,
-        test_duration_s=1.5, num_train_rooms=16, test1_per_room=20, num_test_rooms=8, test2_per_room=40,
-        fractions=(0.1, 0.25, 0.5, 0.7), num_train_heads=8, num_test_heads=4, max_steps=600,
-        val_every_n_steps=100,
-    ),
-}  # fmt: skip
-
-
-def scale_config(scale: str) -> SceScale:
-    """The sizes of ``scale``.
-
-    Raises:
-        ValueError: an unknown scale (the valid ones are named).
-    """
-    if scale not in _SCALES:
-        raise ValueError(f"unknown scale {scale!r}; valid scales: {', '.join(SCALES)}")
-    return _SCALES[scale]
+    def __post_init__(self) -> None:
+        for name in ("direction_stride", "clips_per_direction", "test_clips_per_direction", "num_train_rooms",
+                     "test1_per_room", "num_test_rooms", "test2_per_room", "num_train_heads",
+                     "num_test_heads", "max_steps", "val_every_n_steps", "batch_size"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"SceExperimentConfig.{name}={value!r} must be a positive integer")
+        for name in ("train_duration_s", "test_duration_s", "lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"SceExperimentConfig.{name}={getattr(self, name)!r} must be > 0")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"SceExperimentConfig.seeds={self.seeds!r} must be distinct and non-empty")
+        if not self.fractions or not all(0.0 < f <= 0.7 + 1e-9 for f in self.fractions):
+            raise ConfigError(f"SceExperimentConfig.fractions={self.fractions!r} must lie in (0, 0.7]")
 
 
-# Method -> (SceConfig kwargs or None for the feed-forward baseline). SCE uses ε_u = 5° (the paper's
-# SCE_sim5), WSCE ε_u = 15° (the paper's recommended WSCE_sim15).
-_MODELS: dict[str, dict[str, Any] | None] = {
-    "sce_azimuth": {"mode": "sce", "target": "azimuth", "epsilon_deg": 5.0},
-    "sce_elevation": {"mode": "sce", "target": "elevation", "epsilon_deg": 5.0},
-    "wsce": {"mode": "wsce", "epsilon_deg": 15.0},
+# Method -> model config (None = the feed-forward baseline). SCE uses ε_u = 5° (the paper's SCE_sim5), WSCE
+# ε_u = 15° (the paper's recommended WSCE_sim15).
+_MODELS: dict[str, SceConfig | None] = {
+    "sce_azimuth": SceConfig(loss=PairLossConfig(mode="sce", target="azimuth", epsilon_deg=5.0)),
+    "sce_elevation": SceConfig(loss=PairLossConfig(mode="sce", target="elevation", epsilon_deg=5.0)),
+    "wsce": SceConfig(loss=PairLossConfig(mode="wsce", epsilon_deg=15.0)),
     "ff": None,
 }
+_LABELS = {"wsce": "WSCE", "ff": "FF"}
 
 
 @contextmanager
@@ -136,40 +128,36 @@ def _single_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-class _Context:
-    def __init__(
-        self, cfg: SceScale, out: Path, seeds: Sequence[int], progress: bool, log: Callable[[str], None]
-    ):
-        self.cfg, self.out, self.seeds, self.progress, self.log = cfg, out, tuple(seeds), progress, log
-        self.cache = out / "cache"
-        self.kemar = make_receiver("kemar", sd.SAMPLE_RATE)
-        self.az, self.el = sd.frontal_directions(self.kemar, cfg.direction_stride, cfg.max_elevation_deg)
+class _Sets:
+    """Builds (or loads from ``out/cache``) the named measurement-vector sets of the experiment."""
+
+    def __init__(self, cfg: SceExperimentConfig, out: Path, progress: bool) -> None:
+        self.cfg, self.cache, self.progress = cfg, out / "cache", progress
+        self.kemar = make_receiver("kemar", SAMPLE_RATE)
+        self.az, self.el = ms.frontal_directions(self.kemar, cfg.direction_stride, cfg.max_elevation_deg)
         self._speech: Any = None
         self.head_names: dict[str, list[str]] = {}
-
-    def bar(self, total: int, desc: str) -> Any:
-        return tqdm(total=total, desc=desc, disable=not self.progress, leave=False)
 
     def speech(self, rng: np.random.Generator, length: int) -> np.ndarray:
         if self._speech is None:
             self._speech = make_source_bank("speech")
-        signal: np.ndarray = self._speech.sample(rng, length / sd.SAMPLE_RATE, sd.SAMPLE_RATE).signal
+        signal: np.ndarray = self._speech.sample(rng, length / SAMPLE_RATE, SAMPLE_RATE).signal
         return signal
 
     def build(
         self,
         name: str,
         jobs: list[Any],
-        excitation: sd.Excitation,
+        excitation: Callable[[np.random.Generator, int], np.ndarray],
         duration: float,
         snr: float | None,
         seed_name: str | None = None,
-    ) -> sd.Dataset:
-        """Dataset ``name`` (cached); ``seed_name`` (default ``name``) fixes its randomness."""
+    ) -> ms.FeatureSet:
+        """Set ``name`` (cached); ``seed_name`` (default ``name``) fixes its randomness."""
 
-        def make() -> sd.Dataset:
-            with self.bar(len(jobs), f"render {name}") as bar:
-                return sd.render_features(
+        def make() -> ms.FeatureSet:
+            with tqdm(total=len(jobs), desc=f"render {name}", disable=not self.progress, leave=False) as bar:
+                return ms.render_features(
                     jobs,
                     excitation,
                     duration,
@@ -179,53 +167,38 @@ class _Context:
                     progress=bar,
                 )
 
-        return sd.load_or_build(self.cache, name, make)
+        return ms.load_or_build(self.cache, name, make)
 
 
 def _fixed_jobs(receiver: Any, az: np.ndarray, el: np.ndarray, repeats: int, group: int = 0) -> list[Any]:
     jobs = []
     for _ in range(repeats):
         for a, e in zip(az, el, strict=True):
-            jobs.append((lambda rng, a=a, e=e: sd.fixed_brir(receiver, a, e, rng), a, e, group))
+            jobs.append((lambda rng, a=a, e=e: ms.fixed_brir(receiver, a, e, rng), a, e, group))
     return jobs
 
 
-def _datasets(ctx: _Context) -> dict[str, sd.Dataset]:
-    cfg, az, el = ctx.cfg, ctx.az, ctx.el
-    data: dict[str, sd.Dataset] = {}
-    white = sd.white_excitation
+def _datasets(sets: _Sets) -> dict[str, ms.FeatureSet]:
+    cfg, az, el = sets.cfg, sets.az, sets.el
+    data: dict[str, ms.FeatureSet] = {}
+    white = ms.white_excitation
     # (a) fixed condition: one room, KEMAR; white noise to train, speech + 15 dB uncorrelated noise to test.
-    pool = ctx.build(
-        "fixed_pool",
-        _fixed_jobs(ctx.kemar, az, el, cfg.clips_per_direction),
-        white,
-        cfg.train_duration_s,
-        None,
-    )
-    tr, va = sd.split_indices(len(pool), 0.7, cfg.data_seed, "fixed_split")
+    fixed = _fixed_jobs(sets.kemar, az, el, cfg.clips_per_direction)
+    pool = sets.build("fixed_pool", fixed, white, cfg.train_duration_s, None)
+    tr, va = ms.split_indices(len(pool), 0.7, cfg.data_seed, "fixed_split")
     data["fixed_train"], data["fixed_val"] = pool.subset(tr), pool.subset(va)
-    data["fixed_test"] = ctx.build(
-        "fixed_test",
-        _fixed_jobs(ctx.kemar, az, el, cfg.test_clips_per_direction),
-        ctx.speech,
-        cfg.test_duration_s,
-        cfg.snr_db,
-    )
+    test_jobs = _fixed_jobs(sets.kemar, az, el, cfg.test_clips_per_direction)
+    data["fixed_test"] = sets.build("fixed_test", test_jobs, sets.speech, cfg.test_duration_s, cfg.snr_db)
     # The same speech clips through the same BRIRs without the added noise (a diagnostic test set).
-    data["fixed_test_clean"] = ctx.build(
-        "fixed_test_clean",
-        _fixed_jobs(ctx.kemar, az, el, cfg.test_clips_per_direction),
-        ctx.speech,
-        cfg.test_duration_s,
-        None,
-        seed_name="fixed_test",
+    data["fixed_test_clean"] = sets.build(
+        "fixed_test_clean", test_jobs, sets.speech, cfg.test_duration_s, None, seed_name="fixed_test"
     )
     # (b) varying rooms: every direction once per training room at a random placement.
-    rooms = sd.train_rooms(cfg.data_seed, cfg.num_train_rooms, "train_room")
-    unseen = sd.train_rooms(cfg.data_seed, cfg.num_test_rooms, "unseen_room")
+    rooms = ms.train_rooms(cfg.data_seed, cfg.num_train_rooms, "train_room")
+    unseen = ms.train_rooms(cfg.data_seed, cfg.num_test_rooms, "unseen_room")
 
     def room_jobs(room_list: list[Any], per_room: int | None, name: str) -> list[Any]:
-        rng = np.random.default_rng(sd.stable_seed(cfg.data_seed, name))
+        rng = seeding.rng(cfg.data_seed, name)
         jobs = []
         for g, room in enumerate(room_list):
             chosen = (
@@ -236,60 +209,50 @@ def _datasets(ctx: _Context) -> dict[str, sd.Dataset]:
             for i in chosen:
                 a, e = az[i], el[i]
                 jobs.append(
-                    (lambda r, room=room, a=a, e=e: sd.placed_brir(room, ctx.kemar, a, e, r), a, e, g)
+                    (lambda r, room=room, a=a, e=e: ms.placed_brir(room, sets.kemar, a, e, r), a, e, g)
                 )
         return jobs
 
-    rpool = ctx.build("rooms_pool", room_jobs(rooms, None, "rooms_pool"), white, cfg.train_duration_s, None)
-    tr, va = sd.split_indices(len(rpool), 0.7, cfg.data_seed, "rooms_split")
+    rpool = sets.build("rooms_pool", room_jobs(rooms, None, "rooms_pool"), white, cfg.train_duration_s, None)
+    tr, va = ms.split_indices(len(rpool), 0.7, cfg.data_seed, "rooms_split")
     data["rooms_train"], data["rooms_val"] = rpool.subset(tr), rpool.subset(va)
-    data["rooms_test_seen"] = ctx.build(
-        "rooms_test_seen",
-        room_jobs(rooms, cfg.test1_per_room, "rooms_test_seen"),
-        white,
-        cfg.train_duration_s,
-        None,
-    )
-    data["rooms_test_unseen"] = ctx.build(
-        "rooms_test_unseen",
-        room_jobs(unseen, cfg.test2_per_room, "rooms_test_unseen"),
-        white,
-        cfg.train_duration_s,
-        None,
+    seen_jobs = room_jobs(rooms, cfg.test1_per_room, "rooms_test_seen")
+    data["rooms_test_seen"] = sets.build("rooms_test_seen", seen_jobs, white, cfg.train_duration_s, None)
+    unseen_jobs = room_jobs(unseen, cfg.test2_per_room, "rooms_test_unseen")
+    data["rooms_test_unseen"] = sets.build(
+        "rooms_test_unseen", unseen_jobs, white, cfg.train_duration_s, None
     )
     # (d) heads: synthetic spherical subjects in the fixed room.
     heads = make_synthetic_subjects(
-        cfg.num_train_heads + cfg.num_test_heads,
-        np.random.default_rng(sd.stable_seed(cfg.data_seed, "heads")),
-        sample_rate=sd.SAMPLE_RATE,
+        cfg.num_train_heads + cfg.num_test_heads, seeding.rng(cfg.data_seed, "heads"), sample_rate=SAMPLE_RATE
     )
     train_heads, test_heads = heads[: cfg.num_train_heads], heads[cfg.num_train_heads :]
     hjobs = [j for g, h in enumerate(train_heads, start=1) for j in _fixed_jobs(h, az, el, 1, g)]
-    hpool = ctx.build("heads_pool", hjobs, white, cfg.train_duration_s, None)
-    tr, va = sd.split_indices(len(hpool), 0.7, cfg.data_seed, "heads_split")
-    data["heads_train"] = sd.Dataset.concat([data["fixed_train"], hpool.subset(tr)])
-    data["heads_val"] = sd.Dataset.concat([data["fixed_val"], hpool.subset(va)])
+    hpool = sets.build("heads_pool", hjobs, white, cfg.train_duration_s, None)
+    tr, va = ms.split_indices(len(hpool), 0.7, cfg.data_seed, "heads_split")
+    data["heads_train"] = ms.FeatureSet.concat([data["fixed_train"], hpool.subset(tr)])
+    data["heads_val"] = ms.FeatureSet.concat([data["fixed_val"], hpool.subset(va)])
     tjobs = [
         j
         for g, h in enumerate(test_heads, start=100)
         for j in _fixed_jobs(h, az, el, cfg.test_clips_per_direction, g)
     ]
     # White-noise test clips as in the paper's CIPIC experiment.
-    data["heads_test"] = ctx.build("heads_test", tjobs, white, cfg.test_duration_s, None)
-    ctx.head_names = {"train": [h.name for h in train_heads], "test": [h.name for h in test_heads]}
+    data["heads_test"] = sets.build("heads_test", tjobs, white, cfg.test_duration_s, None)
+    sets.head_names = {"train": [h.name for h in train_heads], "test": [h.name for h in test_heads]}
     return data
 
 
-def _fraction_subset(train: sd.Dataset, fraction: float, seed: int) -> sd.Dataset:
+def _fraction_subset(train: ms.FeatureSet, fraction: float, seed: int) -> ms.FeatureSet:
     """``fraction`` of the whole pool (train + val = train / 0.7) drawn from the training split."""
     if fraction >= 0.7 - 1e-9:
         return train
     n = max(8, round(len(train) * fraction / 0.7))
-    idx, _ = sd.split_indices(len(train), n / len(train), seed, f"fraction_{fraction:g}")
+    idx, _ = ms.split_indices(len(train), n / len(train), seed, f"fraction_{fraction:g}")
     return train.subset(idx)
 
 
-def _train_config(cfg: SceScale, seed: int, n_train: int) -> TrainConfig:
+def _train_config(cfg: SceExperimentConfig, seed: int, n_train: int) -> TrainConfig:
     return TrainConfig(
         max_steps=cfg.max_steps, batch_size=min(cfg.batch_size, n_train), lr=cfg.lr, optimizer="adam",
         seed=seed,
@@ -298,324 +261,275 @@ def _train_config(cfg: SceScale, seed: int, n_train: int) -> TrainConfig:
     )  # fmt: skip
 
 
-def _save_npz(path: Path, **arrays: Any) -> None:
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
 
 
-def _unit(directory: Path, work: Callable[[Path], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Run ``work(directory)`` once: arrays go to ``predictions.npz``, then ``done.json`` marks it done."""
-    done = directory / "done.json"
-    preds = directory / "predictions.npz"
-    if done.is_file() and preds.is_file():
-        with np.load(preds) as archive:
-            return {k: archive[k] for k in archive.files}
-    if directory.exists():
-        shutil.rmtree(
-            directory
-        )  # an interrupted unit restarts from scratch (dropout draws are not resumable)
-    directory.mkdir(parents=True)
-    arrays = work(directory)
-    _save_npz(preds, **arrays)
-    write_json(done, {"finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    return arrays
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as archive:
+        return {k: archive[k] for k in archive.files}
 
 
-def _knn_predict(train_z: np.ndarray, train: sd.Dataset, test_z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    azimuth, elevation = KnnRegressor(5).fit(train_z, train.azimuth, train.elevation).predict(test_z)
-    return azimuth, elevation
+def _prediction_unit(name: str, directory: Path, work: Callable[[Path], dict[str, np.ndarray]]) -> Unit:
+    """A unit that writes ``directory/predictions.npz`` (restarting from scratch if interrupted)."""
+
+    def run() -> dict[str, Any]:
+        directory.mkdir(parents=True, exist_ok=True)
+        _save_npz(directory / "predictions.npz", work(directory))
+        return {}
+
+    return Unit(name, directory / "done.json", run, fresh=directory)
 
 
 def _learned_unit(
-    ctx: _Context, directory: Path, model: str, seed: int, train: sd.Dataset, val: sd.Dataset,
-    tests: dict[str, sd.Dataset], export: Path | None = None,
-) -> dict[str, np.ndarray]:  # fmt: skip
+    name: str, cfg: SceExperimentConfig, directory: Path, model: str, seed: int, train: ms.FeatureSet,
+    val: ms.FeatureSet, tests: Mapping[str, ms.FeatureSet],
+) -> Unit:  # fmt: skip
     def work(folder: Path) -> dict[str, np.ndarray]:
-        tc = _train_config(ctx.cfg, seed, len(train))
+        tc = _train_config(cfg, seed, len(train))
         out: dict[str, np.ndarray] = {}
         spec = _MODELS[model]
-        with _single_thread(), quiet_lightning():
+        with _single_thread():
             if spec is None:
-                ff, _ = train_feedforward(train.triple(), val.triple(), folder / "fit", SceConfig(), tc)
-                for name, test in tests.items():
-                    a, e = ff.predict_features(torch.from_numpy(test.features))
-                    out[f"{name}_azimuth"], out[f"{name}_elevation"] = a, e
+                ff = train_feedforward(
+                    train.triple(), val.triple(), folder / "fit", FeedForwardConfig(), tc
+                ).model
+                for test_name, test in tests.items():
+                    a, e = ff.predict_features(torch.from_numpy(test.features))  # type: ignore[operator]
+                    out[f"{test_name}_azimuth"], out[f"{test_name}_elevation"] = a, e
             else:
-                sce, _ = train_sce(train.triple(), val.triple(), folder / "fit", SceConfig(**spec), tc)
+                sce = train_sce(train.triple(), val.triple(), folder / "fit", spec, tc).model
+                assert isinstance(sce, SceEmbedding)
                 out["train_embedding"] = sce.ref_embeddings.double().numpy()
-                for name, test in tests.items():
+                for test_name, test in tests.items():
                     a, e = sce.localize_features(torch.from_numpy(test.features))
-                    out[f"{name}_azimuth"], out[f"{name}_elevation"] = a, e
-                if export is not None:
-                    save_sce(sce, export)
+                    out[f"{test_name}_azimuth"], out[f"{test_name}_elevation"] = a, e
         shutil.rmtree(folder / "fit" / "lightning", ignore_errors=True)  # resumable state no longer needed
         return out
 
-    arrays = _unit(directory, work)
-    if export is not None and not (export / "model.json").is_file() and _MODELS[model] is not None:
-        save_sce(load_sce(directory / "fit"), export)
-    return arrays
+    return _prediction_unit(name, directory, work)
 
 
-def _reuse_unit(directory: Path, model_dir: Path, tests: dict[str, sd.Dataset]) -> dict[str, np.ndarray]:
+def _reuse_unit(directory: Path, model_dir: Path, tests: Mapping[str, ms.FeatureSet], name: str) -> Unit:
     """Predictions of an already trained SCE / WSCE model (``model_dir``) on new test sets."""
 
     def work(folder: Path) -> dict[str, np.ndarray]:
-        model = load_sce(model_dir)
+        model = load_model(model_dir)
         assert isinstance(model, SceEmbedding)
         out: dict[str, np.ndarray] = {}
-        for name, test in tests.items():
-            out[f"{name}_azimuth"], out[f"{name}_elevation"] = model.localize_features(
+        for test_name, test in tests.items():
+            out[f"{test_name}_azimuth"], out[f"{test_name}_elevation"] = model.localize_features(
                 torch.from_numpy(test.features)
             )
         return out
 
-    return _unit(directory, work)
+    return _prediction_unit(name, directory, work)
 
 
-def _lem_unit(directory: Path, train: sd.Dataset, tests: dict[str, sd.Dataset]) -> dict[str, np.ndarray]:
+def _lem_unit(directory: Path, train: ms.FeatureSet, tests: Mapping[str, ms.FeatureSet], name: str) -> Unit:
     def work(folder: Path) -> dict[str, np.ndarray]:
         lem = LaplacianEigenmaps(n_components=3, n_neighbors=10)
         train_z = lem.fit_transform(train.features)
         out = {"train_embedding": train_z}
-        for name, test in tests.items():
-            out[f"{name}_azimuth"], out[f"{name}_elevation"] = _knn_predict(
-                train_z, train, lem.transform(test.features)
+        knn = KnnRegressor(5).fit(train_z, train.azimuth, train.elevation)
+        for test_name, test in tests.items():
+            out[f"{test_name}_azimuth"], out[f"{test_name}_elevation"] = knn.predict(
+                lem.transform(test.features)
             )
         return out
 
-    return _unit(directory, work)
+    return _prediction_unit(name, directory, work)
 
 
-def _errors_deg(pred_az: np.ndarray, pred_el: np.ndarray, test: sd.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    az = np.degrees(np.abs(np.arctan2(np.sin(pred_az - test.azimuth), np.cos(pred_az - test.azimuth))))
-    return az, np.degrees(np.abs(pred_el - test.elevation))
+@dataclasses.dataclass(frozen=True)
+class _Part:
+    """One experiment of the paper: a training set, models, test sets, where its units live."""
+
+    experiment: str
+    train: ms.FeatureSet
+    val: ms.FeatureSet
+    tests: Mapping[str, ms.FeatureSet]
+    models: tuple[str, ...]
+    root: Path
+    fraction: float | None = None
 
 
-def _row(
-    experiment: str,
-    test_set: str,
-    method: str,
-    seed: int | None,
-    az: np.ndarray,
-    el: np.ndarray,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "experiment": experiment, "test_set": test_set, "method": method, **extra,
-        "seed": -1 if seed is None else seed,
-        "az_median_deg": float(np.median(az)), "az_mean_deg": float(np.mean(az)),
-        "el_median_deg": float(np.median(el)), "el_mean_deg": float(np.mean(el)), "clips": int(az.size),
-    }  # fmt: skip
+def _parts(cfg: SceExperimentConfig, data: Mapping[str, ms.FeatureSet], runs: Path) -> list[_Part]:
+    all_models = ("sce_azimuth", "sce_elevation", "wsce", "ff")
+    fixed_tests = {"speech_15db": data["fixed_test"], "speech_clean": data["fixed_test_clean"]}
+    parts = [
+        _Part("fixed", data["fixed_train"], data["fixed_val"], fixed_tests, all_models, runs / "fixed"),
+        _Part(
+            "rooms", data["rooms_train"], data["rooms_val"],
+            {"seen_rooms": data["rooms_test_seen"], "unseen_rooms": data["rooms_test_unseen"]},
+            all_models, runs / "rooms",
+        ),
+    ]  # fmt: skip
+    for fraction in cfg.fractions:
+        train = _fraction_subset(data["fixed_train"], fraction, cfg.data_seed)
+        root = runs / "fixed" if fraction >= 0.7 - 1e-9 else runs / f"fraction_{fraction:g}"
+        models = ("sce_azimuth", "sce_elevation", "ff")
+        parts.append(_Part("fraction", train, data["fixed_val"], fixed_tests, models, root, fraction))
+    return parts
 
 
+def _units(
+    cfg: SceExperimentConfig, parts: Sequence[_Part], data: Mapping[str, ms.FeatureSet], runs: Path
+) -> list[Unit]:
+    units: dict[Path, Unit] = {}  # the full fraction shares its units with the fixed condition
+    for part in parts:
+        for model in part.models:
+            for seed in cfg.seeds:
+                directory = part.root / model / f"seed{seed}"
+                name = f"{part.root.name} {model} seed {seed}"
+                units.setdefault(
+                    directory,
+                    _learned_unit(name, cfg, directory, model, seed, part.train, part.val, part.tests),
+                )
+        lem_dir = part.root / "lem"
+        units.setdefault(lem_dir, _lem_unit(lem_dir, part.train, part.tests, f"{part.root.name} lem"))
+    heads_test = {"heads_test": data["heads_test"]}
+    for seed in cfg.seeds:
+        one = runs / "heads_one" / f"seed{seed}"
+        model_dir = runs / "fixed" / "wsce" / f"seed{seed}" / "fit"
+        units[one] = _reuse_unit(one, model_dir, heads_test, f"heads_one wsce seed {seed}")
+        many = runs / "heads_many" / f"seed{seed}"
+        units[many] = _learned_unit(
+            f"heads_many wsce seed {seed}", cfg, many, "wsce", seed, data["heads_train"], data["heads_val"],
+            heads_test,
+        )  # fmt: skip
+    return list(units.values())
+
+
+def _predictions(directory: Path) -> dict[str, np.ndarray]:
+    return _load_npz(directory / "predictions.npz")
+
+
+@register_experiment(
+    "sce", SceExperimentConfig, "SCE / WSCE (a)-(d): fixed condition, varying rooms, less data, unseen heads"
+)
 def run_sce_experiment(
-    scale: str,
+    config: SceExperimentConfig,
     out_dir: str | os.PathLike[str],
     *,
-    seeds: Sequence[int] | None = None,
+    workers: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
-    config: SceScale | None = None,
-) -> dict[str, Any]:
-    """Run experiments (a)-(d) at ``scale`` and write the results (resumable; see the module docstring).
+) -> ExperimentResult:
+    """Run experiments (a)-(d) and write the results (resumable; see the module docstring).
 
-    Args:
-        scale: one of :data:`SCALES`.
-        out_dir: the experiment folder.
-        seeds: seeds of the learned methods (default: the scale's, 0, 1, 2 at ``small``).
-        progress: tqdm progress bars.
-        log: receives the Markdown table and progress lines.
-        config: override the scale's sizes (tests use a smaller one).
-
-    Returns:
-        ``{"summary": rows aggregated over seeds, "paths": {csv, json, markdown, models, plots...}}``.
-
-    Raises:
-        ValueError: an unknown scale (the valid ones are named) or an empty ``seeds``.
+    Call it through :func:`spatialrep.experiments.runner.run_experiment`. ``workers`` is accepted for the
+    common signature; the sets are rendered in this process.
     """
-    cfg = config or scale_config(scale)
-    if config is not None and scale not in SCALES:
-        scale_config(scale)
-    seeds = tuple(cfg.seeds if seeds is None else seeds)
-    if not seeds:
-        raise ValueError("seeds must name at least one seed")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    identity = {"scale": scale, "seeds": list(seeds), "config": to_dict(cfg)}
-    claim_output_folder(out, identity, what="SCE experiment")
-    start = time.perf_counter()
-    ctx = _Context(cfg, out, seeds, progress, log)
-    log(f"SCE experiment ({scale}): {len(ctx.az)} directions, seeds {list(seeds)}, output {out}")
-    data = _datasets(ctx)
+    cfg, out = config, Path(out_dir)
+    seeds = tuple(cfg.seeds)
+    sets = _Sets(cfg, out, progress)
+    log(f"SCE experiment ({cfg.scale}): {len(sets.az)} directions, seeds {list(seeds)}, output {out}")
+    data = _datasets(sets)
+    runs = out / "runs"
+    parts = _parts(cfg, data, runs)
+    markers = run_units(_units(cfg, parts, data, runs), progress=progress, desc="sce", log=log)
+
     rows: list[dict[str, Any]] = []
     errors: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-    runs = out / "runs"
-    models_dir = out / "models"
-    embeddings: dict[str, tuple[np.ndarray, sd.Dataset]] = {}
+    embeddings: dict[str, tuple[np.ndarray, ms.FeatureSet]] = {}
 
     def record(
-        exp: str,
-        test_name: str,
-        test: sd.Dataset,
-        method: str,
-        seed: int | None,
-        az: np.ndarray,
-        el: np.ndarray,
-        **extra: Any,
-    ) -> None:
-        e_az, e_el = _errors_deg(az, el, test)
-        rows.append(_row(exp, test_name, method, seed, e_az, e_el, **extra))
-        key = f"{exp}/{test_name}" + (f"/{extra['fraction']:g}" if "fraction" in extra else "")
+        exp: str, test_name: str, test: ms.FeatureSet, method: str, seed: int | None, az: np.ndarray,
+        el: np.ndarray, fraction: float | None = None,
+    ) -> None:  # fmt: skip
+        extra: dict[str, Any] = {} if fraction is None else {"fraction": fraction}
+        rows.append(
+            localization_row(
+                az,
+                test.azimuth,
+                pred_elevation=el,
+                true_elevation=test.elevation,
+                experiment=exp,
+                test_set=test_name,
+                method=method,
+                **extra,
+                seed=-1 if seed is None else seed,
+            )
+        )
+        key = f"{exp}/{test_name}" + (f"/{fraction:g}" if fraction is not None else "")
         if seed in (None, seeds[0]):
+            e_az = np.degrees(angular_errors(az, test.azimuth))
+            e_el = np.degrees(angular_errors(el, test.elevation))
             errors.setdefault(key, {})[method] = (e_az, e_el)
 
-    def evaluate(
-        exp: str,
-        train: sd.Dataset,
-        val: sd.Dataset,
-        tests: dict[str, sd.Dataset],
-        models: Sequence[str],
-        run_root: Path,
-        export: bool = False,
-        **extra: Any,
-    ) -> None:
-        total = len(models) * len(seeds)
-        with tqdm(total=total + 1, desc=f"train {exp}", disable=not progress, leave=False) as bar:
-            preds: dict[str, list[dict[str, np.ndarray]]] = {}
-            for model in models:
-                for seed in seeds:
-                    target = (
-                        models_dir / model
-                        if export and seed == seeds[0] and _MODELS[model] is not None
-                        else None
-                    )
-                    arrays = _learned_unit(
-                        ctx, run_root / model / f"seed{seed}", model, seed, train, val, tests, target
-                    )
-                    preds.setdefault(model, []).append(arrays)
-                    if "train_embedding" in arrays and seed == seeds[0] and exp == "fixed":
-                        embeddings[model] = (arrays["train_embedding"], train)
-                    bar.update(1)
-            lem = _lem_unit(run_root / "lem", train, tests)
-            if exp == "fixed":
-                embeddings["lem"] = (lem["train_embedding"], train)
-            bar.update(1)
-        for name, test in tests.items():
+    for part in parts:
+        preds = {m: [_predictions(part.root / m / f"seed{s}") for s in seeds] for m in part.models}
+        lem = _predictions(part.root / "lem")
+        if part.experiment == "fixed":
+            for model in ("sce_azimuth", "sce_elevation", "wsce"):
+                embeddings[model] = (preds[model][0]["train_embedding"], part.train)
+            embeddings["lem"] = (lem["train_embedding"], part.train)
+        for name, test in part.tests.items():
             for i, seed in enumerate(seeds):
                 if "sce_azimuth" in preds:
                     az = preds["sce_azimuth"][i][f"{name}_azimuth"]
                     el = preds["sce_elevation"][i][f"{name}_elevation"]
-                    record(exp, name, test, "SCE", seed, az, el, **extra)
-                for model, label in (("wsce", "WSCE"), ("ff", "FF")):
+                    record(part.experiment, name, test, "SCE", seed, az, el, part.fraction)
+                for model, label in _LABELS.items():
                     if model in preds:
                         p = preds[model][i]
                         record(
-                            exp,
-                            name,
-                            test,
-                            label,
-                            seed,
-                            p[f"{name}_azimuth"],
-                            p[f"{name}_elevation"],
-                            **extra,
-                        )
-            record(exp, name, test, "LEM", None, lem[f"{name}_azimuth"], lem[f"{name}_elevation"], **extra)
-
-    all_models = ("sce_azimuth", "sce_elevation", "wsce", "ff")
-    fixed_tests = {"speech_15db": data["fixed_test"], "speech_clean": data["fixed_test_clean"]}
-    log("(a) fixed acoustic condition")
-    evaluate(
-        "fixed",
-        data["fixed_train"],
-        data["fixed_val"],
-        fixed_tests,
-        all_models,
-        runs / "fixed",
-        export=True,
-    )
-    log("(b) varying rooms")
-    evaluate(
-        "rooms", data["rooms_train"], data["rooms_val"],
-        {"seen_rooms": data["rooms_test_seen"], "unseen_rooms": data["rooms_test_unseen"]},
-        all_models, runs / "rooms",
-    )  # fmt: skip
-    log("(c) reduced training sets")
-    for fraction in cfg.fractions:
-        train = _fraction_subset(data["fixed_train"], fraction, cfg.data_seed)
-        root = runs / "fixed" if fraction >= 0.7 - 1e-9 else runs / f"fraction_{fraction:g}"
-        evaluate(
-            "fraction",
-            train,
-            data["fixed_val"],
-            fixed_tests,
-            ("sce_azimuth", "sce_elevation", "ff"),
-            root,
-            fraction=fraction,
-        )
-    log("(d) unseen heads")
-    heads_test = {"heads_test": data["heads_test"]}
+                            part.experiment, name, test, label, seed, p[f"{name}_azimuth"],
+                            p[f"{name}_elevation"], part.fraction,
+                        )  # fmt: skip
+            lem_az, lem_el = lem[f"{name}_azimuth"], lem[f"{name}_elevation"]
+            record(part.experiment, name, test, "LEM", None, lem_az, lem_el, part.fraction)
     for seed in seeds:
-        one = _reuse_unit(
-            runs / "heads_one" / f"seed{seed}", runs / "fixed" / "wsce" / f"seed{seed}" / "fit", heads_test
-        )
-        many = _learned_unit(
-            ctx,
-            runs / "heads_many" / f"seed{seed}",
-            "wsce",
-            seed,
-            data["heads_train"],
-            data["heads_val"],
-            heads_test,
-        )
-        record(
-            "heads",
-            "held_out_spheres",
-            data["heads_test"],
-            "WSCE (KEMAR only)",
-            seed,
-            one["heads_test_azimuth"],
-            one["heads_test_elevation"],
-        )
-        record(
-            "heads",
-            "held_out_spheres",
-            data["heads_test"],
-            "WSCE (KEMAR + spheres)",
-            seed,
-            many["heads_test_azimuth"],
-            many["heads_test_elevation"],
-        )
+        for folder, label in (("heads_one", "WSCE (KEMAR only)"), ("heads_many", "WSCE (KEMAR + spheres)")):
+            p = _predictions(runs / folder / f"seed{seed}")
+            test = data["heads_test"]
+            record(
+                "heads",
+                "held_out_spheres",
+                test,
+                label,
+                seed,
+                p["heads_test_azimuth"],
+                p["heads_test_elevation"],
+            )
+
+    models_dir = out / "models"
+    for model in ("sce_azimuth", "sce_elevation", "wsce"):
+        target = models_dir / model
+        if not (target / "model.json").is_file():
+            shutil.copytree(
+                runs / "fixed" / model / f"seed{seeds[0]}" / "fit" / "model", target, dirs_exist_ok=True
+            )
 
     from spatialrep.experiments.sce_plots import boxplots, embedding_plots
 
-    values = ["az_median_deg", "az_mean_deg", "el_median_deg", "el_mean_deg"]
+    values = ["median_deg", "mae_deg", "el_median_deg", "el_mae_deg"]
     for row in rows:
         row.setdefault("fraction", None)
     summary = aggregate(rows, ["experiment", "test_set", "fraction", "method"], values)
     columns = ["experiment", "test_set", "fraction", "method", "n", *values]
-    elapsed = time.perf_counter() - start
     paths: dict[str, Any] = dict(
         write_results(
-            out, rows, summary, title=f"SCE / WSCE experiment ({scale})", summary_columns=columns,
-            extra_markdown=_notes(cfg, len(ctx.az), seeds),
-            metadata={"scale": scale, "config": dataclasses.asdict(cfg), "seeds": list(seeds),
-                      "directions": len(ctx.az),
-                      "heads": ctx.head_names, "wall_time_s": elapsed},
+            out, rows, summary, title=f"SCE / WSCE experiment ({cfg.scale})", summary_columns=columns,
+            extra_markdown=_notes(cfg, len(sets.az), seeds),
+            metadata={"config": dataclasses.asdict(cfg), "directions": len(sets.az), "heads": sets.head_names,
+                      "units": unit_timings(markers)},
         )
     )  # fmt: skip
     paths["boxplots"] = boxplots(out, errors)
     paths["embeddings"] = embedding_plots(out, embeddings)
     paths["models"] = {m: str(models_dir / m) for m in ("sce_azimuth", "sce_elevation", "wsce")}
     log(markdown_table(summary, columns))
-    return {"summary": summary, "paths": paths}
+    return ExperimentResult(rows=rows, summary=summary, paths=paths, try_model=models_dir / "wsce")
 
 
-def _notes(cfg: SceScale, directions: int, seeds: Sequence[int]) -> str:
+def _notes(cfg: SceExperimentConfig, directions: int, seeds: Sequence[int]) -> str:
     return (
-        f"\nErrors in degrees (azimuth: wrapped absolute difference; elevation: absolute difference), "
-        f"medians and means per clip, then mean over seeds {list(seeds)} (`_std`: across seeds; LEM is "
-        "deterministic, seed -1). "
+        "\nErrors in degrees: `median_deg` / `mae_deg` are the median / mean azimuth error per clip "
+        "(wrapped absolute difference), `el_median_deg` / `el_mae_deg` the same for elevation; then the mean "
+        f"over seeds {list(seeds)} (`_std`: across seeds; LEM is deterministic, seed -1). "
         f"{directions} frontal KEMAR directions (azimuth ±90°, elevation ±{cfg.max_elevation_deg:g}°). SCE = "
         "azimuth from the azimuth embedding and elevation from the elevation embedding (ε_u = 5°); "
         "WSCE ε_u = 15°; FF = feed-forward regressor; LEM = Laplacian eigenmaps (M = 10); all localize by "

@@ -1,14 +1,14 @@
 """The SFD experiment: every pretraining target x label budget x seed, supervised and classic baselines, one
-fixed test set (``spatialrep experiment sfd``; see ``docs/sfd.md``).
+fixed test set (``spatialrep experiment sfd``; recipes in ``spatialrep/recipes/sfd/``; see ``docs/sfd.md``).
 
-Output folder layout (every file written atomically; a rerun skips what is done, so a killed run resumes)::
+Output folder layout (every file written atomically; a rerun skips finished units, so a killed run resumes)::
 
-    experiment.json                 the configuration (a rerun with another one is refused)
+    experiment.json, recipe.yaml    the configuration (a rerun with another one is refused)
     data/                           the rendered dataset (resumable itself)
-    pretrain/<target>/seed<k>/      pretraining runs (``spatialrep.train.fit`` layout)
+    pretrain/<target>/seed<k>/      pretraining runs (``spatialrep.train.fit`` layout) + done.json
     finetune/<method>/<budget>/seed<k>/   fine-tuning runs; ``<method>`` is sfd-<target>, sfd-<target>-probe,
                                     stft-dnn or gccphat-dnn
-    eval/<method>__<budget>__seed<k>.json   test predictions and metrics of one model
+    eval/<method>__<budget>__seed<k>.json   test predictions and metrics of one model (a unit marker)
     eval/<classic>.json             the same for a classic baseline
     results.csv / results.json / results.md, mae_vs_snr.png, mae_vs_labels.png
 """
@@ -17,54 +17,44 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from spatialrep.config import to_dict
 from spatialrep.data.datasets import ManifestDataset, collate_examples
 from spatialrep.data.manifest import ManifestError
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.writer import render_dataset
-from spatialrep.evaluate.baselines import (
-    GccPhatItdLocalizer,
-    MusicLocalizer,
-    SrpPhatLocalizer,
-    frontal_azimuths,
-)
-from spatialrep.evaluate.metrics import localization_metrics
 from spatialrep.experiments.report import (
     aggregate,
-    claim_output_folder,
+    localization_row,
     markdown_table,
     read_json,
     write_json,
     write_results,
 )
-from spatialrep.experiments.sfd_config import SfdExperimentConfig, experiment_config
-from spatialrep.methods.sfd import SfdLocalizer, distillation_targets, finetune, load_sfd, pretrain
-from spatialrep.train import make_loader, quiet_lightning, read_meta
+from spatialrep.experiments.runner import (
+    ExperimentResult,
+    Unit,
+    read_unit,
+    register_experiment,
+    run_units,
+    unit_timings,
+)
+from spatialrep.experiments.sfd_config import SfdExperimentConfig
+from spatialrep.methods.base import Localizer
+from spatialrep.methods.classic import classic_localizer
+from spatialrep.methods.registry import load_model
+from spatialrep.methods.sfd import finetune, pretrain
+from spatialrep.train import make_loader, read_meta
 
-__all__ = ["METRICS", "run_sfd_experiment"]
+__all__ = ["METRICS", "predict_azimuth", "run_sfd_experiment"]
 
 METRICS = ("mae_deg", "median_deg", "acc5", "acc10")
 Log = Callable[[str], None]
-
-
-class _Job:
-    """One unit of work: a pretraining, a fine-tuning or an evaluation, done when its marker exists."""
-
-    def __init__(self, name: str, marker: Path, run: Callable[[], None]) -> None:
-        self.name, self.marker, self.run = name, marker, run
-
-    @property
-    def done(self) -> bool:
-        return self.marker.is_file()
 
 
 class _InMemory(torch.utils.data.Dataset[Any]):
@@ -82,45 +72,19 @@ class _InMemory(torch.utils.data.Dataset[Any]):
 
 
 @functools.lru_cache(maxsize=1)
-def _test_set(data: Path) -> tuple[_InMemory, np.ndarray, np.ndarray]:
+def _test_set(data: Path) -> tuple[_InMemory, np.ndarray, np.ndarray, int]:
     test = _InMemory(ManifestDataset(data, split="test", signals=("noisy",)))
     azimuth = np.radians([float(row["azimuth_deg"][0]) for row in test.rows])
     snr = np.array([float(row["snr_db"]) for row in test.rows])
-    return test, azimuth, snr
+    rate = int(test.rows[0]["sample_rate"])
+    return test, azimuth, snr, rate
 
 
-def _predict_learned(model_dir: Path, test: Any, batch_size: int) -> np.ndarray:
-    model = load_sfd(model_dir)
-    if not isinstance(model, SfdLocalizer):
-        raise ValueError(f"{model_dir} does not hold an SfdLocalizer")
-    loader = make_loader(test, batch_size=batch_size, shuffle=False, collate_fn=collate_examples)
-    out = [model.predict(batch["noisy"])["clip_azimuth"].numpy() for batch in loader]
+def predict_azimuth(localizer: Localizer, dataset: Any, sample_rate: int, batch_size: int) -> np.ndarray:
+    """Clip azimuths (radians, float64) of every example's ``noisy`` signal, in dataset order."""
+    loader = make_loader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_examples)
+    out = [localizer.localize(batch["noisy"], sample_rate).azimuth for batch in loader]
     return np.concatenate(out).astype(np.float64)
-
-
-def _classic_localizer(name: str, sample_rate: int) -> Any:
-    from spatialrep.simulate.hrtf import load_default_hrtf
-
-    hrtf = load_default_hrtf(sample_rate)
-    azimuths = frontal_azimuths(5.0)
-    if name == "gcc-phat-itd":
-        return GccPhatItdLocalizer.from_hrtf(hrtf, azimuths)
-    if name == "srp-phat":
-        return SrpPhatLocalizer.from_hrtf(hrtf, azimuths)
-    return MusicLocalizer.from_hrtf(hrtf, azimuths)
-
-
-def _predict_classic(name: str, test: Any, sample_rate: int, batch_size: int) -> np.ndarray:
-    localizer = _classic_localizer(name, sample_rate)
-    loader = make_loader(test, batch_size=batch_size, shuffle=False, collate_fn=collate_examples)
-    return np.concatenate([np.asarray(localizer.localize(b["noisy"]), dtype=np.float64) for b in loader])
-
-
-def _evaluation(
-    pred: np.ndarray, azimuth: np.ndarray, snr: np.ndarray, config: SfdExperimentConfig, **keys: Any
-) -> dict[str, Any]:
-    metrics = localization_metrics(pred, azimuth, snr_db=snr, snr_bands=config.snr_bands)
-    return {**keys, **metrics, "pred_azimuth_deg": np.degrees(pred).round(4).tolist()}
 
 
 def _learned_methods(config: SfdExperimentConfig) -> list[tuple[str, str, str | None, bool]]:
@@ -137,9 +101,9 @@ def _learned_methods(config: SfdExperimentConfig) -> list[tuple[str, str, str | 
     return methods
 
 
-def _plan(out: Path, config: SfdExperimentConfig, progress: bool) -> list[_Job]:
+def _training_units(out: Path, config: SfdExperimentConfig, progress: bool) -> list[Unit]:
     data = out / "data"
-    jobs: list[_Job] = []
+    units: list[Unit] = []
     pretrain_seeds = config.seeds if config.pretrain_per_seed else config.seeds[:1]
 
     def pretrain_dir(target: str, seed: int) -> Path:
@@ -149,19 +113,20 @@ def _plan(out: Path, config: SfdExperimentConfig, progress: bool) -> list[_Job]:
         for seed in pretrain_seeds:
             run_dir = pretrain_dir(target, seed)
 
-            def do_pretrain(run_dir: Path = run_dir, target: str = target, seed: int = seed) -> None:
-                result = pretrain(
+            def do_pretrain(
+                run_dir: Path = run_dir, target: str = target, seed: int = seed
+            ) -> dict[str, Any]:
+                trained = pretrain(
                     data,
                     run_dir,
                     config.sfd_config("stft", target),
                     config.train_config("pretrain", seed),
                     progress=progress,
                 )
-                write_json(run_dir / "done.json", {"global_step": result.global_step})
+                return {"global_step": trained.fit.global_step}
 
-            jobs.append(_Job(f"pretrain {target} seed {seed}", run_dir / "done.json", do_pretrain))
+            units.append(Unit(f"pretrain {target} seed {seed}", run_dir / "done.json", do_pretrain))
 
-    augment = config.noise_augmentation()
     for method, input_kind, init_target, probe in _learned_methods(config):
         for budget in config.budgets:
             for seed in config.seeds:
@@ -176,56 +141,65 @@ def _plan(out: Path, config: SfdExperimentConfig, progress: bool) -> list[_Job]:
                     probe: bool = probe,
                     budget: str = budget,
                     seed: int = seed,
-                ) -> None:
-                    sfd_config = config.sfd_config(input_kind, target or "gcc_phat")
-                    result = finetune(
+                ) -> dict[str, Any]:
+                    trained = finetune(
                         data,
                         run_dir,
-                        sfd_config,
+                        config.sfd_config(input_kind, target or "gcc_phat"),
                         config.train_config("finetune", seed),
                         budget=budget,
                         init_from=init,
                         freeze_encoder=probe,
-                        augment=augment,
+                        augment=config.augment,
                         progress=progress,
                     )
-                    write_json(run_dir / "done.json", {"global_step": result.global_step})
+                    return {"global_step": trained.fit.global_step}
 
-                jobs.append(
-                    _Job(f"finetune {method} {budget} seed {seed}", run_dir / "done.json", do_finetune)
+                units.append(
+                    Unit(f"finetune {method} {budget} seed {seed}", run_dir / "done.json", do_finetune)
                 )
-    return jobs
+    return units
 
 
-def _eval_jobs(out: Path, config: SfdExperimentConfig) -> list[_Job]:
+def _classic(name: str, sample_rate: int) -> Localizer:
+    from spatialrep.simulate.hrtf import load_default_hrtf
+
+    return classic_localizer(name, load_default_hrtf(sample_rate))
+
+
+def _eval_units(out: Path, config: SfdExperimentConfig) -> list[Unit]:
     data = out / "data"
-    jobs: list[_Job] = []
-    sample_rate = int(config.sfd_config("stft", "gcc_phat").sample_rate)
+    units: list[Unit] = []
+
+    def evaluate(localizer: Callable[[int], Localizer], **keys: Any) -> dict[str, Any]:
+        test, azimuth, snr, rate = _test_set(data)
+        pred = predict_azimuth(localizer(rate), test, rate, config.eval_batch_size)
+        return localization_row(
+            pred, azimuth, snr_db=snr, snr_bands=config.snr_bands, predictions=True, **keys
+        )
+
+    def learned(model_dir: Path) -> Callable[[int], Localizer]:
+        def build(rate: int) -> Localizer:
+            model = load_model(model_dir)
+            if not isinstance(model, Localizer):
+                raise ValueError(f"{model_dir} holds a {type(model).__name__}, which does not localize")
+            return model
+
+        return build
+
     for method, _, _, _ in _learned_methods(config):
         for budget in config.budgets:
             for seed in config.seeds:
+                model_dir = out / "finetune" / method / budget / f"seed{seed}" / "best"
+                run = functools.partial(evaluate, learned(model_dir), method=method, budget=budget, seed=seed)
                 marker = out / "eval" / f"{method}__{budget}__seed{seed}.json"
-
-                def do_eval(
-                    marker: Path = marker, method: str = method, budget: str = budget, seed: int = seed
-                ):
-                    test, azimuth, snr = _test_set(data)
-                    model_dir = out / "finetune" / method / budget / f"seed{seed}" / "best"
-                    pred = _predict_learned(model_dir, test, config.eval_batch_size)
-                    row = _evaluation(pred, azimuth, snr, config, method=method, budget=budget, seed=seed)
-                    write_json(marker, row)
-
-                jobs.append(_Job(f"evaluate {method} {budget} seed {seed}", marker, do_eval))
+                units.append(Unit(f"evaluate {method} {budget} seed {seed}", marker, run))
     for name in config.classic:
-        marker = out / "eval" / f"{name}.json"
-
-        def do_classic(marker: Path = marker, name: str = name) -> None:
-            test, azimuth, snr = _test_set(data)
-            pred = _predict_classic(name, test, sample_rate, config.eval_batch_size)
-            write_json(marker, _evaluation(pred, azimuth, snr, config, method=name, budget="none", seed=None))
-
-        jobs.append(_Job(f"evaluate {name}", marker, do_classic))
-    return jobs
+        run = functools.partial(
+            evaluate, functools.partial(_classic, name), method=name, budget="none", seed=None
+        )
+        units.append(Unit(f"evaluate {name}", out / "eval" / f"{name}.json", run))
+    return units
 
 
 def _band_table(rows: Sequence[dict[str, Any]], budgets: Sequence[str]) -> str:
@@ -250,7 +224,7 @@ def _zero_predictor_mse(data: Path, config: SfdExperimentConfig, target: str) ->
     loader = make_loader(val, batch_size=config.eval_batch_size, shuffle=False, collate_fn=collate_examples)
     total, count = 0.0, 0
     for batch in loader:
-        targets = distillation_targets(batch["clean_direct"], sfd_config)
+        targets = sfd_config.target(batch["clean_direct"], sfd_config.frontend)
         total += float(targets.double().square().sum())
         count += targets.numel()
     return total / max(count, 1)
@@ -310,58 +284,53 @@ def _reductions(summary: Sequence[dict[str, Any]], budgets: Sequence[str]) -> st
     return head + "| budget | method | reduction |\n|---|---|---|\n" + "\n".join(lines) + "\n"
 
 
+@register_experiment(
+    "sfd",
+    SfdExperimentConfig,
+    "SFD pretraining targets x label budgets x seeds, supervised and classic baselines, one test set",
+)
 def run_sfd_experiment(
-    scale: str | SfdExperimentConfig,
+    config: SfdExperimentConfig,
     out_dir: str | os.PathLike[str],
     *,
     workers: int | None = None,
     progress: bool = True,
     log: Log = print,
-) -> dict[str, Any]:
+) -> ExperimentResult:
     """Run (or resume) the SFD experiment and write its tables and plots.
 
+    Call it through :func:`spatialrep.experiments.runner.run_experiment` (which claims the folder and saves
+    the recipe).
+
     Args:
-        scale: ``"tiny"``, ``"small"``, ``"paper"`` or an :class:`SfdExperimentConfig`.
+        config: the resolved recipe.
         out_dir: the experiment folder (see the module docstring).
         workers: rendering processes (default: every core).
-        progress: progress bars (rendering, jobs, Lightning).
+        progress: progress bars (rendering, units, Lightning).
         log: where the status lines and the final table go.
-
-    Returns:
-        ``{"rows", "summary", "paths", "best_model", "test_file", "seconds"}``.
-
-    Raises:
-        ValueError: an unknown scale, or ``out_dir`` holding something else.
     """
-    config = scale if isinstance(scale, SfdExperimentConfig) else experiment_config(scale)
     out = Path(out_dir)
-    started = time.perf_counter()
-    claim_output_folder(out, config.to_dict(), what="SFD experiment", allowed=("data",))
-    dataset_config = load_dataset_config(to_dict(config.dataset))
+    dataset_config = load_dataset_config(dict(config.dataset))
     log(f"[sfd] rendering {dataset_config.num_examples} examples into {out / 'data'}")
     render_dataset(dataset_config, out / "data", workers=workers, progress=progress)
 
-    jobs = _plan(out, config, progress=False) + _eval_jobs(out, config)
-    todo = [job for job in jobs if not job.done]
-    log(f"[sfd] {len(jobs)} jobs, {len(jobs) - len(todo)} already done")
-    bar = tqdm(todo, desc="sfd experiment", unit="job", disable=not progress)
-    with quiet_lightning():
-        for job in bar:
-            bar.set_postfix_str(job.name)
-            with torch.random.fork_rng(devices=[]):
-                job.run()
+    units = _training_units(out, config, progress=False) + _eval_units(out, config)
+    markers = run_units(units, progress=progress, desc="sfd", log=log)
+    _test_set.cache_clear()
 
-    rows = [read_json(p) for p in sorted((out / "eval").glob("*.json"))]
+    eval_markers = sorted((out / "eval").glob("*.json"))
+    rows = [read_unit(p)["result"] for p in eval_markers]
     budgets = list(config.budgets)
     summary = _summary(rows, budgets)
     columns = ["method", "budget", "n", "MAE ± std", "median_deg", "acc5", "acc10"]
     parts = (_reductions(summary, budgets), _band_table(rows, budgets), _pretraining_table(out, config))
     extra = "\n".join(part for part in parts if part)
-    elapsed = time.perf_counter() - started
-    metadata = {"config": config.to_dict(), "seconds_this_run": round(elapsed, 1)}
+    metadata = {"config": config.to_dict(), "units": unit_timings(markers)}
     title = f"SFD experiment ({config.scale}): DoA on the fixed test set, azimuth errors in degrees"
-    paths = write_results(
-        out, rows, summary, title=title, summary_columns=columns, extra_markdown=extra, metadata=metadata
+    paths: dict[str, Any] = dict(
+        write_results(
+            out, rows, summary, title=title, summary_columns=columns, extra_markdown=extra, metadata=metadata
+        )
     )
     from spatialrep.experiments.sfd_plots import plot_mae_vs_labels, plot_mae_vs_snr
 
@@ -369,18 +338,14 @@ def run_sfd_experiment(
     paths["mae_vs_labels"] = plot_mae_vs_labels(summary, config.budgets, out / "mae_vs_labels.png")
     log(paths["markdown"].read_text(encoding="utf-8"))
 
-    best_model = _headline_model(out, config)
-    test_file = (
-        out / "data" / ManifestDataset(out / "data", split="test", signals=("noisy",)).rows[0]["noisy_path"]
+    test_rows = ManifestDataset(out / "data", split="test", signals=("noisy",)).rows
+    return ExperimentResult(
+        rows=rows,
+        summary=summary,
+        paths=paths,
+        try_model=_headline_model(out, config),
+        try_file=out / "data" / test_rows[0]["noisy_path"],
     )
-    return {
-        "rows": rows,
-        "summary": summary,
-        "paths": paths,
-        "best_model": best_model,
-        "test_file": test_file,
-        "seconds": elapsed,
-    }
 
 
 def _headline_model(out: Path, config: SfdExperimentConfig) -> Path | None:

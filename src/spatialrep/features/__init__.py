@@ -45,6 +45,7 @@ from spatialrep.features.functional import (
     salsa_nipd_scale,
     spatial_aliasing_frequency,
     stft,
+    stft_frames_to_sequence,
     stft_real_imag,
 )
 from spatialrep.features.measurement import (
@@ -126,5 +127,6 @@ __all__ = [
     "steering_from_array",
     "steering_from_hrirs",
     "stft",
+    "stft_frames_to_sequence",
     "stft_real_imag",
 ]

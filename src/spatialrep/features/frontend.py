@@ -197,7 +197,7 @@ class FeatureConfig:
             raise ValueError(
                 f"FeatureConfig.window: unknown window {self.window!r}; valid: {', '.join(F.WINDOWS)}"
             )
-        F._stft_params(self.n_fft, self.hop_length, self.win_length, "constant")
+        F.check_stft_params(self.n_fft, self.hop_length, self.win_length, "constant")
         if self.floor <= 0 or self.eps <= 0:
             raise ValueError(f"FeatureConfig.floor and eps must be > 0, got {self.floor!r}, {self.eps!r}")
 
@@ -225,7 +225,7 @@ class FeatureConfig:
                     f"FeatureConfig: pairwise features {pairwise} need num_channels >= 2, "
                     f"got {self.num_channels}"
                 )
-            F._resolve_pairs(self.num_channels, self.pairs, None)
+            F.resolve_pairs(self.num_channels, self.pairs, None)
         elif self.pairs is not None:
             raise ValueError("FeatureConfig.pairs is set but no pairwise feature is selected")
 
@@ -259,7 +259,7 @@ class FeatureConfig:
         """The channel pairs of pairwise features (empty when there are none)."""
         if self.num_channels < 2:
             return []
-        return F._resolve_pairs(self.num_channels, self.pairs, None)
+        return F.resolve_pairs(self.num_channels, self.pairs, None)
 
     def feature_bins(self, name: str) -> int:
         """Bin count of feature ``name``."""
@@ -406,7 +406,7 @@ class FeatureFrontEnd(nn.Module):
         if not isinstance(config, FeatureConfig):
             raise TypeError(f"config must be a FeatureConfig, got {type(config).__name__}")
         self.config = config
-        self.block_frames = F._check_positive_int(block_frames, "block_frames")
+        self.block_frames = F.check_positive_int(block_frames, "block_frames")
         c = config
         self.win_length = c.n_fft if c.win_length is None else c.win_length
         self.register_buffer(
@@ -496,7 +496,7 @@ class FeatureFrontEnd(nn.Module):
     # --------------------------------------------------------------------------------------------- compute
 
     def _check_input(self, x: Tensor) -> None:
-        F._check_signal(x)
+        F.check_signal(x)
         if x.shape[-2] != self.config.num_channels:
             raise ValueError(
                 f"FeatureFrontEnd expects {self.config.num_channels} channels on axis -2, "
@@ -708,10 +708,10 @@ class FeatureFrontEnd(nn.Module):
                 out[name] = logmel
             elif name == "ild_mel":
                 assert logmel is not None
-                i, j = F._pair_index(self.pairs, spec.device)
+                i, j = F.pair_index(self.pairs, spec.device)
                 out[name] = logmel.index_select(-3, i) - logmel.index_select(-3, j)
             elif name == "logspec":
-                out[name] = 10.0 * torch.log10(F._power(spec) + c.floor)
+                out[name] = 10.0 * torch.log10(F.power_from_stft(spec) + c.floor)
             elif name == "ild":
                 out[name] = F.ild_from_stft(spec, self.pairs, floor=c.floor)
             elif name == "ipd":
@@ -741,7 +741,7 @@ class FeatureFrontEnd(nn.Module):
         Returns:
             ``{name: (..., channels_of_name, bins_of_name, frames)}`` in ``config.features`` order.
         """
-        F._check_spec(spec)
+        F.check_spec(spec)
         c = self.config
         if spec.shape[-3] != c.num_channels or spec.shape[-2] != c.n_fft // 2 + 1:
             raise ValueError(

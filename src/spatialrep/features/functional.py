@@ -70,6 +70,7 @@ __all__ = [
     "salsa_nipd_scale",
     "spatial_aliasing_frequency",
     "stft",
+    "stft_frames_to_sequence",
     "stft_real_imag",
 ]
 
@@ -97,7 +98,8 @@ _FLOAT_DTYPES = (torch.float32, torch.float64)
 # validation helpers
 
 
-def _check_signal(x: Tensor, name: str = "x", min_channels: int = 1) -> None:
+def check_signal(x: Tensor, name: str = "x", min_channels: int = 1) -> None:
+    """Validate a float32/float64 waveform ``(..., channel, time)`` with ``min_channels`` channels."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in _FLOAT_DTYPES:
@@ -116,7 +118,8 @@ def _check_signal(x: Tensor, name: str = "x", min_channels: int = 1) -> None:
         raise ValueError(f"{name} has no samples (shape {tuple(x.shape)})")
 
 
-def _check_spec(spec: Tensor, name: str = "spec") -> None:
+def check_spec(spec: Tensor, name: str = "spec") -> None:
+    """Validate a complex STFT ``(..., channel, freq, frames)``."""
     if not isinstance(spec, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(spec).__name__}")
     if not spec.is_complex():
@@ -127,20 +130,23 @@ def _check_spec(spec: Tensor, name: str = "spec") -> None:
         )
 
 
-def _check_positive_int(value: int, name: str) -> int:
+def check_positive_int(value: int, name: str) -> int:
+    """``value`` as an ``int`` if it is a positive integer (not a bool); else ``ValueError`` naming it."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _check_n_freq(spec: Tensor, n_fft: int) -> None:
+def check_n_freq(spec: Tensor, n_fft: int) -> None:
+    """Check that ``spec`` has ``n_fft // 2 + 1`` frequency bins."""
     if spec.shape[-2] != n_fft // 2 + 1:
         raise ValueError(
             f"spec has {spec.shape[-2]} frequency bins but n_fft={n_fft} implies {n_fft // 2 + 1}"
         )
 
 
-def _resolve_pairs(num_channels: int, pairs: Pairs | None, ref: int | None) -> list[tuple[int, int]]:
+def resolve_pairs(num_channels: int, pairs: Pairs | None, ref: int | None) -> list[tuple[int, int]]:
+    """Validated channel pairs: ``pairs`` as given, or :func:`channel_pairs` (``num_channels``, ``ref``)."""
     if pairs is not None and ref is not None:
         raise ValueError(f"give either pairs or ref, not both (pairs={pairs!r}, ref={ref!r})")
     if pairs is None:
@@ -162,7 +168,8 @@ def _resolve_pairs(num_channels: int, pairs: Pairs | None, ref: int | None) -> l
     return out
 
 
-def _pair_index(pairs: Pairs, device: torch.device) -> tuple[Tensor, Tensor]:
+def pair_index(pairs: Pairs, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Index tensors ``(i, j)`` of the pairs, on ``device``."""
     idx = torch.tensor(list(pairs), dtype=torch.long, device=device)
     return idx[:, 0], idx[:, 1]
 
@@ -221,7 +228,7 @@ def make_window(
     Raises:
         ValueError: unknown window name or a tensor of the wrong shape.
     """
-    win_length = _check_positive_int(win_length, "win_length")
+    win_length = check_positive_int(win_length, "win_length")
     if isinstance(window, Tensor):
         if window.ndim != 1 or window.shape[0] != win_length:
             raise ValueError(f"window tensor must have shape ({win_length},), got {tuple(window.shape)}")
@@ -244,10 +251,11 @@ def make_window(
     return w.to(device=device, dtype=dtype)
 
 
-def _stft_params(n_fft: int, hop_length: int, win_length: int | None, pad_mode: str) -> int:
-    n_fft = _check_positive_int(n_fft, "n_fft")
-    _check_positive_int(hop_length, "hop_length")
-    win_length = n_fft if win_length is None else _check_positive_int(win_length, "win_length")
+def check_stft_params(n_fft: int, hop_length: int, win_length: int | None, pad_mode: str) -> int:
+    """Validate STFT parameters; returns the window length (``n_fft`` when ``win_length`` is ``None``)."""
+    n_fft = check_positive_int(n_fft, "n_fft")
+    check_positive_int(hop_length, "hop_length")
+    win_length = n_fft if win_length is None else check_positive_int(win_length, "win_length")
     if win_length > n_fft:
         raise ValueError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
     if pad_mode not in PAD_MODES:
@@ -290,8 +298,8 @@ def stft(
         TypeError: non-tensor or non-float input.
         ValueError: ndim < 2, bad sizes, unknown window or pad mode, input too short.
     """
-    _check_signal(x)
-    win_length = _stft_params(n_fft, hop_length, win_length, pad_mode)
+    check_signal(x)
+    win_length = check_stft_params(n_fft, hop_length, win_length, pad_mode)
     w = make_window(window, win_length, dtype=x.dtype, device=x.device)
     length = x.shape[-1]
     if not center and length < n_fft:
@@ -333,19 +341,46 @@ def stft_real_imag(
     Shape:
         ``(..., channel, time)`` -> ``(..., channel, 2, freq, frames)``.
     """
-    return _real_imag(stft(x, n_fft, hop_length, win_length, window, center, pad_mode))
+    return real_imag_from_stft(stft(x, n_fft, hop_length, win_length, window, center, pad_mode))
 
 
-def _real_imag(spec: Tensor) -> Tensor:
+def stft_frames_to_sequence(x: Tensor) -> Tensor:
+    """Flatten stacked real/imaginary STFT frames into one feature vector per frame.
+
+    The feature index is ``(channel * 2 + part) * freq + bin`` (channel-major, then real (0) / imaginary (1),
+    then frequency), the order of :func:`spatialrep.features.stft_real_imag`'s axes.
+
+    Args:
+        x: output of :func:`spatialrep.features.stft_real_imag` for a batch of clips.
+
+    Returns:
+        The frame sequence.
+
+    Raises:
+        ValueError: ``x`` is not 5-D or its real/imaginary axis does not have size 2.
+
+    Shape:
+        ``(batch, channel, 2, freq, frames) -> (batch, frames, channel * 2 * freq)``.
+    """
+    if x.dim() != 5 or x.shape[2] != 2:
+        raise ValueError(f"expected shape (batch, channel, 2, freq, frames), got {tuple(x.shape)}")
+    batch, channels, parts, freq, frames = x.shape
+    return x.reshape(batch, channels * parts * freq, frames).transpose(1, 2)
+
+
+def real_imag_from_stft(spec: Tensor) -> Tensor:
+    """Real and imaginary parts stacked on a new axis ``-3``: ``(..., F, T) -> (..., 2, F, T)``."""
     return torch.stack((spec.real, spec.imag), dim=-3)
 
 
-def _log_power_phase(spec: Tensor, floor: float) -> Tensor:
-    _check_floor(floor)
-    return torch.stack((10.0 * torch.log10(_power(spec) + floor), torch.angle(spec)), dim=-3)
+def log_power_phase_from_stft(spec: Tensor, floor: float) -> Tensor:
+    """Log power (dB, ``floor`` added to the power) and phase stacked on axis ``-3``."""
+    check_floor(floor)
+    return torch.stack((10.0 * torch.log10(power_from_stft(spec) + floor), torch.angle(spec)), dim=-3)
 
 
-def _power(spec: Tensor) -> Tensor:
+def power_from_stft(spec: Tensor) -> Tensor:
+    """``|spec|^2`` computed as ``real^2 + imag^2``."""
     # real**2 + imag**2 rather than abs()**2: smooth (and exactly 0 with a 0 gradient) at silent bins.
     return spec.real.square() + spec.imag.square()
 
@@ -370,11 +405,12 @@ def log_power_phase(
     Raises:
         ValueError: ``floor <= 0`` (plus the errors of :func:`stft`).
     """
-    _check_floor(floor)
-    return _log_power_phase(stft(x, n_fft, hop_length, win_length, window, center, pad_mode), floor)
+    check_floor(floor)
+    return log_power_phase_from_stft(stft(x, n_fft, hop_length, win_length, window, center, pad_mode), floor)
 
 
-def _check_floor(floor: float, name: str = "floor") -> None:
+def check_floor(floor: float, name: str = "floor") -> None:
+    """Check that a numerical floor is > 0."""
     if not floor > 0:
         raise ValueError(f"{name} must be > 0, got {floor!r}")
 
@@ -449,8 +485,8 @@ def mel_filterbank(
     """
     if norm not in MEL_NORMS:
         raise ValueError(f"unknown mel norm {norm!r}; valid: 'slaney', None")
-    n_fft = _check_positive_int(n_fft, "n_fft")
-    n_mels = _check_positive_int(n_mels, "n_mels")
+    n_fft = check_positive_int(n_fft, "n_fft")
+    n_mels = check_positive_int(n_mels, "n_mels")
     if not sample_rate > 0:
         raise ValueError(f"sample_rate must be > 0, got {sample_rate!r}")
     nyquist = sample_rate / 2.0
@@ -508,7 +544,7 @@ def log_mel_from_stft(
     Shape:
         ``(..., channel, freq, frames)`` -> ``(..., channel, n_mels, frames)``.
     """
-    _check_spec(spec)
+    check_spec(spec)
     if not power > 0:
         raise ValueError(f"power must be > 0, got {power!r}")
     if filterbank.ndim != 2 or filterbank.shape[1] != spec.shape[-2]:
@@ -516,10 +552,10 @@ def log_mel_from_stft(
             f"filterbank must have shape (n_mels, {spec.shape[-2]}), got {tuple(filterbank.shape)}"
         )
     amin = DEFAULT_FLOOR ** (power / 2.0) if amin is None else amin
-    _check_floor(amin, "amin")
+    check_floor(amin, "amin")
     if top_db is not None and not top_db >= 0:
         raise ValueError(f"top_db must be >= 0 or None, got {top_db!r}")
-    magnitude = _power(spec) if power == 2.0 else spec.abs() ** power
+    magnitude = power_from_stft(spec) if power == 2.0 else spec.abs() ** power
     fb = filterbank.to(device=magnitude.device, dtype=magnitude.dtype)
     mel = torch.matmul(fb, magnitude)
     db = (20.0 / power) * torch.log10(mel + amin)
@@ -592,14 +628,14 @@ def cross_spectrum(spec: Tensor, pairs: Pairs | None = None, *, ref: int | None 
     Raises:
         ValueError: fewer than 2 channels, invalid pairs, or both ``pairs`` and ``ref``.
     """
-    _check_spec(spec)
-    resolved = _resolve_pairs(spec.shape[-3], pairs, ref)
-    i, j = _pair_index(resolved, spec.device)
+    check_spec(spec)
+    resolved = resolve_pairs(spec.shape[-3], pairs, ref)
+    i, j = pair_index(resolved, spec.device)
     return spec.index_select(-3, i) * spec.index_select(-3, j).conj()
 
 
 def _unit_phasor(z: Tensor, eps: float) -> Tensor:
-    _check_floor(eps, "eps")
+    check_floor(eps, "eps")
     return z / (z.abs() + eps)
 
 
@@ -620,11 +656,11 @@ def ild_from_stft(
     spec: Tensor, pairs: Pairs | None = None, *, ref: int | None = None, floor: float = DEFAULT_FLOOR
 ) -> Tensor:
     """Level difference ``10 log10((|X_i|^2 + floor) / (|X_j|^2 + floor))`` (dB) from an STFT; see ild()."""
-    _check_spec(spec)
-    _check_floor(floor)
-    resolved = _resolve_pairs(spec.shape[-3], pairs, ref)
-    i, j = _pair_index(resolved, spec.device)
-    level = 10.0 * torch.log10(_power(spec) + floor)
+    check_spec(spec)
+    check_floor(floor)
+    resolved = resolve_pairs(spec.shape[-3], pairs, ref)
+    i, j = pair_index(resolved, spec.device)
+    level = 10.0 * torch.log10(power_from_stft(spec) + floor)
     return level.index_select(-3, i) - level.index_select(-3, j)
 
 
@@ -659,7 +695,7 @@ def ipd(
     Shape:
         ``(..., channel, time)`` -> ``(..., pairs, n_fft // 2 + 1, frames)``.
     """
-    _check_signal(x, min_channels=2)
+    check_signal(x, min_channels=2)
     return ipd_from_stft(stft(x, n_fft, hop_length, win_length, window, center, pad_mode), pairs, ref=ref)
 
 
@@ -692,7 +728,7 @@ def ipd_cos_sin(
     Shape:
         ``(..., channel, time)`` -> ``(..., pairs, 2, n_fft // 2 + 1, frames)``.
     """
-    _check_signal(x, min_channels=2)
+    check_signal(x, min_channels=2)
     spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode)
     return ipd_cos_sin_from_stft(spec, pairs, ref=ref, eps=eps)
 
@@ -724,7 +760,7 @@ def ild(
     Shape:
         ``(..., channel, time)`` -> ``(..., pairs, n_fft // 2 + 1, frames)``.
     """
-    _check_signal(x, min_channels=2)
+    check_signal(x, min_channels=2)
     spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode)
     return ild_from_stft(spec, pairs, ref=ref, floor=floor)
 
@@ -761,7 +797,7 @@ def cps_phat_phase(
     """
     if output not in ("angle", "cos_sin"):
         raise ValueError(f"unknown output {output!r}; valid: 'angle', 'cos_sin'")
-    _check_signal(x, min_channels=2)
+    check_signal(x, min_channels=2)
     spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode)
     if output == "angle":
         return ipd_from_stft(spec, pairs, ref=ref)
@@ -787,7 +823,7 @@ def mel_projected_ipd_from_stft(
     Shape:
         ``(..., channel, freq, frames)`` -> ``(..., pairs, 2, n_mels, frames)``.
     """
-    _check_spec(spec)
+    check_spec(spec)
     if filterbank.ndim != 2 or filterbank.shape[1] != spec.shape[-2]:
         raise ValueError(
             f"filterbank must have shape (n_mels, {spec.shape[-2]}), got {tuple(filterbank.shape)}"
@@ -837,7 +873,7 @@ def mel_projected_ipd(
     Shape:
         ``(..., channel, time)`` -> ``(..., pairs, 2, n_mels, frames)``; index 0 of axis -3 = cos, 1 = sin.
     """
-    _check_signal(x, min_channels=2)
+    check_signal(x, min_channels=2)
     spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode)
     fb = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, norm, htk, dtype=x.dtype, device=x.device)
     return mel_projected_ipd_from_stft(spec, fb, pairs, ref=ref, normalize=normalize, eps=eps)
@@ -875,8 +911,8 @@ def default_max_lag(max_delay_s: float, sample_rate: float, margin: int = 2) -> 
 
 def _lag_indices(n_fft: int, max_lag: int | None, num_lags: int | None, upsample: int) -> Tensor:
     """Integer lags in units of ``1 / upsample`` samples, ascending."""
-    n_fft = _check_positive_int(n_fft, "n_fft")
-    upsample = _check_positive_int(upsample, "upsample")
+    n_fft = check_positive_int(n_fft, "n_fft")
+    upsample = check_positive_int(upsample, "upsample")
     if (max_lag is None) == (num_lags is None):
         raise ValueError(
             f"give exactly one of max_lag or num_lags (got max_lag={max_lag!r}, num_lags={num_lags!r}); "
@@ -888,7 +924,7 @@ def _lag_indices(n_fft: int, max_lag: int | None, num_lags: int | None, upsample
         half = int(max_lag) * upsample
         lags = torch.arange(-half, half + 1)
     else:
-        count = _check_positive_int(num_lags, "num_lags")  # type: ignore[arg-type]
+        count = check_positive_int(num_lags, "num_lags")  # type: ignore[arg-type]
         lags = torch.arange(count) - count // 2
     largest = int(lags.abs().max())
     if 2 * largest >= n_fft * upsample:
@@ -932,13 +968,13 @@ def gcc_from_stft(
     eps: float = DEFAULT_EPS,
 ) -> Tensor:
     """Generalised cross-correlation of every pair from an STFT; see :func:`gcc`."""
-    _check_spec(spec)
-    _check_n_freq(spec, n_fft)
-    _check_floor(eps, "eps")
+    check_spec(spec)
+    check_n_freq(spec, n_fft)
+    check_floor(eps, "eps")
     if phat and normalize:
         raise ValueError("normalize=True applies to the unweighted GCC only (PHAT is already scale-free)")
     lags = _lag_indices(n_fft, max_lag, num_lags, upsample).to(spec.device)
-    resolved = _resolve_pairs(spec.shape[-3], pairs, ref)
+    resolved = resolve_pairs(spec.shape[-3], pairs, ref)
     cross = cross_spectrum(spec, resolved)
     if phat:
         cross = _unit_phasor(cross, eps)
@@ -952,8 +988,8 @@ def gcc_from_stft(
     corr = torch.fft.irfft(cross, n=n_out, dim=-2) * upsample
     corr = corr.index_select(-2, torch.remainder(lags, n_out))
     if normalize:
-        energy = torch.fft.irfft(_power(spec), n=n_fft, dim=-2)[..., 0, :]
-        i, j = _pair_index(resolved, spec.device)
+        energy = torch.fft.irfft(power_from_stft(spec), n=n_fft, dim=-2)[..., 0, :]
+        i, j = pair_index(resolved, spec.device)
         norm = torch.sqrt(energy.index_select(-2, i) * energy.index_select(-2, j)) + eps
         corr = corr / norm.unsqueeze(-2)
     return corr
@@ -1012,7 +1048,7 @@ def gcc(
         ValueError: fewer than 2 channels, lag range not below ``n_fft / 2``, both or neither of
             ``max_lag``/``num_lags``, ``normalize`` with ``phat`` (plus the errors of :func:`stft`).
     """
-    _check_signal(x, min_channels=2)
+    check_signal(x, min_channels=2)
     _lag_indices(n_fft, max_lag, num_lags, upsample)  # fail before the STFT
     spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode)
     return gcc_from_stft(
@@ -1167,7 +1203,7 @@ def salsa_nipd_scale(
 
 
 def _salsa_bins(sample_rate: float, n_fft: int, f_max: float | None) -> int:
-    n_fft = _check_positive_int(n_fft, "n_fft")
+    n_fft = check_positive_int(n_fft, "n_fft")
     if not sample_rate > 0:
         raise ValueError(f"sample_rate must be > 0, got {sample_rate!r}")
     n_freq = n_fft // 2 + 1
@@ -1182,8 +1218,8 @@ def salsa_lite_from_stft(
     spec: Tensor, nipd_scale: Tensor, ref: int = 0, floor: float = DEFAULT_FLOOR
 ) -> Tensor:
     """SALSA-Lite from an STFT and :func:`salsa_nipd_scale`; see :func:`salsa_lite`."""
-    _check_spec(spec)
-    _check_floor(floor)
+    check_spec(spec)
+    check_floor(floor)
     num_channels = spec.shape[-3]
     if (
         nipd_scale.ndim != 2
@@ -1195,7 +1231,7 @@ def salsa_lite_from_stft(
             f"got {tuple(nipd_scale.shape)}"
         )
     spec = spec[..., : nipd_scale.shape[1], :]
-    log_power = 10.0 * torch.log10(_power(spec) + floor)
+    log_power = 10.0 * torch.log10(power_from_stft(spec) + floor)
     phase = ipd_from_stft(spec, ref=ref)
     nipd = phase * nipd_scale.to(device=phase.device, dtype=phase.dtype)[:, :, None]
     return torch.cat((log_power, nipd), dim=-3)
@@ -1246,7 +1282,7 @@ def salsa_lite(
         T. N. T. Nguyen et al., "SALSA-Lite: a fast and effective feature for polyphonic sound event
         localization and detection with microphone arrays", ICASSP 2022.
     """
-    _check_signal(x, min_channels=2)
+    check_signal(x, min_channels=2)
     scale = salsa_nipd_scale(
         sample_rate,
         n_fft,

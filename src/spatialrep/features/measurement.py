@@ -18,6 +18,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -27,6 +28,7 @@ from spatialrep.features import functional as F
 
 __all__ = [
     "MEASUREMENT_WINDOWS",
+    "MeasurementConfig",
     "MeasurementVector",
     "cosine_window",
     "measurement_bin_ranges",
@@ -52,7 +54,7 @@ def cosine_window(
     Returns:
         Shape ``(length,)``.
     """
-    length = F._check_positive_int(length, "length")
+    length = F.check_positive_int(length, "length")
     n = torch.arange(length, dtype=torch.float64)
     return torch.sin(math.pi * (n + 0.5) / length).to(dtype=dtype, device=device)
 
@@ -110,7 +112,7 @@ def measurement_bin_ranges(
         ValueError: non-positive sample rate or ``n_fft``; a range outside ``[0, sample_rate / 2]``, reversed,
             or narrower than one bin.
     """
-    n_fft = F._check_positive_int(n_fft, "n_fft")
+    n_fft = F.check_positive_int(n_fft, "n_fft")
     if not sample_rate > 0:
         raise ValueError(f"sample_rate must be > 0, got {sample_rate!r}")
     return (
@@ -156,7 +158,7 @@ def sce_measurement_vector_from_stft(
     Raises:
         ValueError: not 2 channels, or a bin range outside the spectrum.
     """
-    F._check_spec(spec)
+    F.check_spec(spec)
     if spec.shape[-3] != 2:
         raise ValueError(
             "the measurement vector needs binaural input (2 channels on axis -3), "
@@ -222,18 +224,18 @@ def sce_measurement_vector(
         ValueError: not 2 channels, a clip shorter than ``n_fft`` (with ``center=False``), an unknown window,
             invalid frequency ranges.
     """
-    F._check_signal(x)
+    F.check_signal(x)
     if x.shape[-2] != 2:
         raise ValueError(
             f"the measurement vector needs binaural input (2 channels on axis -2), got shape {tuple(x.shape)}"
         )
-    n_fft = F._check_positive_int(n_fft, "n_fft")
-    hop = n_fft // 4 if hop_length is None else F._check_positive_int(hop_length, "hop_length")
+    n_fft = F.check_positive_int(n_fft, "n_fft")
+    hop = n_fft // 4 if hop_length is None else F.check_positive_int(hop_length, "hop_length")
     if hop < 1:
         raise ValueError(f"n_fft={n_fft} is too small for the default hop n_fft // 4; give hop_length")
     ild_bins, ipd_bins = measurement_bin_ranges(sample_rate, n_fft, ild_range, ipd_range)
-    F._check_floor(floor)
-    F._check_floor(eps, "eps")
+    F.check_floor(floor)
+    F.check_floor(eps, "eps")
     w = _window(window, n_fft, x.dtype, x.device)
     spec = F.stft(x, n_fft, hop, n_fft, w, center=center)
     return sce_measurement_vector_from_stft(spec, ild_bins, ipd_bins, floor=floor, eps=eps)
@@ -264,15 +266,13 @@ class MeasurementVector(nn.Module):
         eps: float = F.DEFAULT_EPS,
     ) -> None:
         super().__init__()
-        self.n_fft = F._check_positive_int(n_fft, "n_fft")
-        self.hop_length = (
-            n_fft // 4 if hop_length is None else F._check_positive_int(hop_length, "hop_length")
-        )
+        self.n_fft = F.check_positive_int(n_fft, "n_fft")
+        self.hop_length = n_fft // 4 if hop_length is None else F.check_positive_int(hop_length, "hop_length")
         if self.hop_length < 1:
             raise ValueError(f"n_fft={n_fft} is too small for the default hop n_fft // 4; give hop_length")
         self.ild_bins, self.ipd_bins = measurement_bin_ranges(sample_rate, n_fft, ild_range, ipd_range)
-        F._check_floor(floor)
-        F._check_floor(eps, "eps")
+        F.check_floor(floor)
+        F.check_floor(eps, "eps")
         self.register_buffer("window", _window(window, n_fft, torch.float64, None), persistent=False)
         self.sample_rate = sample_rate
         self.center = center
@@ -281,7 +281,7 @@ class MeasurementVector(nn.Module):
         self.dim = (self.ild_bins[1] - self.ild_bins[0]) + 2 * (self.ipd_bins[1] - self.ipd_bins[0])
 
     def forward(self, x: Tensor) -> Tensor:
-        F._check_signal(x)
+        F.check_signal(x)
         if x.shape[-2] != 2:
             raise ValueError(
                 "the measurement vector needs binaural input (2 channels on axis -2), "
@@ -294,3 +294,49 @@ class MeasurementVector(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_fft={self.n_fft}, hop_length={self.hop_length}, dim={self.dim}"
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasurementConfig:
+    """The measurement-vector front-end of a method (SCE, WSCE and their feed-forward baseline).
+
+    Attributes:
+        sample_rate: Hz of the audio (not resampled here).
+        n_fft: DFT size = window length.
+        hop_length: frame shift (``None``: ``n_fft // 4``).
+        window: one of :data:`MEASUREMENT_WINDOWS`.
+
+    Raises:
+        ValueError: a non-positive size, an unknown window, or frequency ranges the rate cannot hold.
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop_length: int | None = None
+    window: str = "cosine"
+
+    def __post_init__(self) -> None:
+        for name in ("sample_rate", "n_fft"):
+            F.check_positive_int(getattr(self, name), f"MeasurementConfig.{name}")
+        if self.hop_length is not None:
+            F.check_positive_int(self.hop_length, "MeasurementConfig.hop_length")
+        if self.window not in MEASUREMENT_WINDOWS:
+            raise ValueError(
+                f"MeasurementConfig.window={self.window!r} is not one of {', '.join(MEASUREMENT_WINDOWS)}"
+            )
+        measurement_vector_dim(self.sample_rate, self.n_fft)
+
+    @property
+    def dim(self) -> int:
+        """``D`` of the vectors (729 at 16 kHz with a 1024-point DFT)."""
+        return measurement_vector_dim(self.sample_rate, self.n_fft)
+
+    def __call__(self, audio: Tensor) -> Tensor:
+        """Measurement vectors of binaural clips, float32.
+
+        Shape:
+            ``(..., 2, time) -> (..., D)``.
+        """
+        return sce_measurement_vector(
+            audio.float(), self.sample_rate, self.n_fft, self.hop_length, window=self.window
+        )

@@ -88,7 +88,7 @@ def steering_from_array(
         raise ValueError(f"sample_rate must be > 0, got {sample_rate!r}")
     if not speed_of_sound > 0:
         raise ValueError(f"speed_of_sound must be > 0, got {speed_of_sound!r}")
-    n_fft = F._check_positive_int(n_fft, "n_fft")
+    n_fft = F.check_positive_int(n_fft, "n_fft")
     directions = spherical_to_cartesian(az, el)  # (D, 3) unit vectors
     tau = -(directions @ pos.T) / speed_of_sound  # (D, C) seconds
     freqs = np.arange(n_fft // 2 + 1) * (sample_rate / n_fft)
@@ -121,7 +121,7 @@ def steering_from_hrirs(hrirs: Tensor | npt.ArrayLike, n_fft: int) -> Tensor:
         raise TypeError(f"hrirs must be real impulse responses, got dtype {h.dtype}")
     if h.ndim != 3 or h.shape[-1] < 1 or h.shape[0] < 1:
         raise ValueError(f"hrirs must have shape (directions, channels, taps), got {tuple(h.shape)}")
-    n_fft = F._check_positive_int(n_fft, "n_fft")
+    n_fft = F.check_positive_int(n_fft, "n_fft")
     if h.shape[-1] > n_fft:
         raise ValueError(
             f"hrirs have {h.shape[-1]} taps but n_fft={n_fft}: the responses would be truncated; "
@@ -150,7 +150,7 @@ def srp_bins(
     Raises:
         ValueError: a range outside ``[0, sample_rate / 2]``, reversed, or selecting no bin.
     """
-    n_fft = F._check_positive_int(n_fft, "n_fft")
+    n_fft = F.check_positive_int(n_fft, "n_fft")
     if not sample_rate > 0:
         raise ValueError(f"sample_rate must be > 0, got {sample_rate!r}")
     n_freq = n_fft // 2 + 1
@@ -189,7 +189,7 @@ def _steering_matrix(
     """Real matrix ``(directions, pairs * bins * 2)``, ``(Re G, Im G)`` interleaved as ``view_as_real``."""
     k_low, k_high = bins
     a = steering[..., k_low:k_high]
-    i, j = F._pair_index(pairs, steering.device)
+    i, j = F.pair_index(pairs, steering.device)
     g = a.index_select(1, i) * a.index_select(1, j).conj()  # (D, P, F')
     g = g / (g.abs() + eps)
     scale = 1.0 / (len(pairs) * (k_high - k_low))
@@ -200,7 +200,7 @@ def _srp_core(
     spec: Tensor, matrix: Tensor, pairs: list[tuple[int, int]], average: bool, eps: float
 ) -> Tensor:
     """``spec`` (..., C, F', T) already cropped to the bins of ``matrix``."""
-    i, j = F._pair_index(pairs, spec.device)
+    i, j = F.pair_index(pairs, spec.device)
     # Frames first, so the cross spectra lay out as (..., T, P, F', re/im) and flatten into GEMM rows.
     frames_first = spec.movedim(-1, -3)  # (..., T, C, F')
     z = frames_first.index_select(-2, i) * frames_first.index_select(-2, j).conj()
@@ -237,14 +237,14 @@ def srp_phat_from_stft(
         ``(..., channel, freq, frames)`` -> ``(..., directions, frames)``, or ``(..., directions)`` if
         ``average``.
     """
-    F._check_spec(spec)
-    F._check_floor(eps, "eps")
+    F.check_spec(spec)
+    F.check_floor(eps, "eps")
     n_freq = spec.shape[-2]
     _check_steering(steering, spec.shape[-3], n_freq)
     k_low, k_high = (1, n_freq) if bins is None else (int(bins[0]), int(bins[1]))
     if not 0 <= k_low < k_high <= n_freq:
         raise ValueError(f"bins=({k_low}, {k_high}) must satisfy 0 <= low < high <= {n_freq}")
-    resolved = F._resolve_pairs(spec.shape[-3], pairs, None)
+    resolved = F.resolve_pairs(spec.shape[-3], pairs, None)
     matrix = _steering_matrix(steering.to(spec.device), resolved, (k_low, k_high), spec.real.dtype, eps)
     return _srp_core(spec[..., k_low:k_high, :], matrix, resolved, average, eps)
 
@@ -294,7 +294,7 @@ def srp_phat(
         ValueError: fewer than 2 channels, steering shape not matching channels and ``n_fft``, invalid
             ``freq_range`` or pairs (plus the errors of :func:`functional.stft`).
     """
-    F._check_signal(x, min_channels=2)
+    F.check_signal(x, min_channels=2)
     bins = srp_bins(sample_rate, n_fft, freq_range)
     _check_steering(steering, x.shape[-2], n_fft // 2 + 1)
     spec = F.stft(x, n_fft, hop_length, win_length, window, center, pad_mode)
@@ -374,15 +374,15 @@ class SRPPhat(nn.Module):
         eps: float = F.DEFAULT_EPS,
     ) -> None:
         super().__init__()
-        self.win_length = F._stft_params(n_fft, hop_length, win_length, pad_mode)
+        self.win_length = F.check_stft_params(n_fft, hop_length, win_length, pad_mode)
         self.bins = srp_bins(sample_rate, n_fft, freq_range)
         if not isinstance(steering, Tensor) or not steering.is_complex() or steering.ndim != 3:
             raise TypeError(
                 "steering must be a complex tensor (directions, channels, freq); see steering_from_array()"
             )
         _check_steering(steering, steering.shape[1], n_fft // 2 + 1)
-        F._check_floor(eps, "eps")
-        self.pairs = F._resolve_pairs(steering.shape[1], pairs, None)
+        F.check_floor(eps, "eps")
+        self.pairs = F.resolve_pairs(steering.shape[1], pairs, None)
         self.num_channels = steering.shape[1]
         self.num_directions = steering.shape[0]
         matrix = _steering_matrix(steering.to(torch.complex128), self.pairs, self.bins, torch.float64, eps)
@@ -399,7 +399,7 @@ class SRPPhat(nn.Module):
         self.eps = eps
 
     def _map(self, x: Tensor, average: bool) -> Tensor:
-        F._check_signal(x, min_channels=2)
+        F.check_signal(x, min_channels=2)
         if x.shape[-2] != self.num_channels:
             raise ValueError(f"expected {self.num_channels} channels on axis -2, got shape {tuple(x.shape)}")
         spec = F.stft(

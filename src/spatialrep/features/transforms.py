@@ -48,7 +48,7 @@ class _Spectral(nn.Module):
         pad_mode: str = "constant",
     ) -> None:
         super().__init__()
-        self.win_length = F._stft_params(n_fft, hop_length, win_length, pad_mode)
+        self.win_length = F.check_stft_params(n_fft, hop_length, win_length, pad_mode)
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.center = center
@@ -94,16 +94,16 @@ class STFT(_Spectral):
         super().__init__(n_fft, hop_length, win_length, window, center, pad_mode)
         if output not in self.OUTPUTS:
             raise ValueError(f"unknown output {output!r}; valid: {', '.join(self.OUTPUTS)}")
-        F._check_floor(floor)
+        F.check_floor(floor)
         self.output = output
         self.floor = floor
 
     def forward(self, x: Tensor) -> Tensor:
         spec = self._stft(x)
         if self.output == "real_imag":
-            return F._real_imag(spec)
+            return F.real_imag_from_stft(spec)
         if self.output == "log_power_phase":
-            return F._log_power_phase(spec, self.floor)
+            return F.log_power_phase_from_stft(spec, self.floor)
         return spec
 
 
@@ -192,7 +192,7 @@ class IPD(_Pairwise):
         super().__init__(n_fft, hop_length, pairs, ref, win_length, window, center, pad_mode)
         if output not in self.OUTPUTS:
             raise ValueError(f"unknown output {output!r}; valid: {', '.join(self.OUTPUTS)}")
-        F._check_floor(eps, "eps")
+        F.check_floor(eps, "eps")
         self.output = output
         self.eps = eps
 
@@ -254,7 +254,7 @@ class ILD(_Pairwise):
         floor: float = F.DEFAULT_FLOOR,
     ) -> None:
         super().__init__(n_fft, hop_length, pairs, ref, win_length, window, center, pad_mode)
-        F._check_floor(floor)
+        F.check_floor(floor)
         self.floor = floor
 
     def forward(self, x: Tensor) -> Tensor:
@@ -292,7 +292,7 @@ class MelIPD(_Pairwise):
         super().__init__(n_fft, hop_length, pairs, ref, win_length, window, center, pad_mode)
         fb = F.mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, norm, htk, dtype=torch.float64)
         self.register_buffer("filterbank", fb, persistent=False)
-        F._check_floor(eps, "eps")
+        F.check_floor(eps, "eps")
         self.sample_rate = sample_rate
         self.normalize = normalize
         self.eps = eps
@@ -333,7 +333,7 @@ class GCC(_Pairwise):
         super().__init__(n_fft, hop_length, pairs, ref, win_length, window, center, pad_mode)
         if phat and normalize:
             raise ValueError("normalize=True applies to the unweighted GCC only (PHAT is already scale-free)")
-        F._check_floor(eps, "eps")
+        F.check_floor(eps, "eps")
         lags = F.gcc_lags(n_fft, max_lag, num_lags=num_lags, upsample=upsample)  # float64
         self.register_buffer("lags", lags, persistent=False)
         self.max_lag = max_lag
@@ -445,7 +445,7 @@ class SalsaLite(_Spectral):
             speed_of_sound=speed_of_sound,
             dtype=torch.float64,
         )
-        F._check_floor(floor)
+        F.check_floor(floor)
         self.register_buffer("nipd_scale", scale, persistent=False)
         self.sample_rate = sample_rate
         self.num_channels = num_channels
@@ -453,7 +453,7 @@ class SalsaLite(_Spectral):
         self.floor = floor
 
     def forward(self, x: Tensor) -> Tensor:
-        F._check_signal(x, min_channels=2)
+        F.check_signal(x, min_channels=2)
         if x.shape[-2] != self.num_channels:
             raise ValueError(
                 f"SalsaLite was built for {self.num_channels} channels, got shape {tuple(x.shape)}"

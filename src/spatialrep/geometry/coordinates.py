@@ -125,3 +125,19 @@ def fibonacci_sphere(num_points: int) -> tuple[FloatArray, FloatArray]:
     golden = np.pi * (3.0 - np.sqrt(5.0))
     azimuth = wrap_angle(golden * i)
     return azimuth, np.arcsin(z)
+
+
+def fold_front_back(azimuth: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Mirror azimuths across the interaural axis into the frontal half-plane ``[-π/2, π/2]``.
+
+    ``fold(a) = atan2(sin a, |cos a|)``: a source behind (``|a| > π/2``) maps to its front-back twin
+    ``π - a`` (wrapped), which has the same interaural time difference.
+
+    Args:
+        azimuth: radians, any shape.
+
+    Returns:
+        Radians, same shape, in ``[-π/2, π/2]``.
+    """
+    a = np.asarray(azimuth, dtype=np.float64)
+    return np.arctan2(np.sin(a), np.abs(np.cos(a)))

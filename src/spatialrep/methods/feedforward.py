@@ -1,15 +1,15 @@
 """Feed-forward regression baseline of SCE (Tang et al. 2022, section 5.1): one siamese branch as a regressor.
 
-The same MLP as :class:`~spatialrep.methods.sce.SceEmbedding` (two hidden layers of ``D`` units, batch norm,
-sigmoid, dropout) ends in a linear layer with two outputs and ``tanh``; the targets are azimuth and elevation
-scaled linearly from their training ranges to ``[-1, 1]`` (:class:`LabelScaler`), loss MSE.
+The SCE network (an MLP from the encoder registry: two hidden layers of ``D`` units, batch norm, sigmoid,
+dropout) ends in a linear layer with two outputs and ``tanh``; the targets are azimuth and elevation scaled
+linearly from their training ranges to ``[-1, 1]`` (:class:`LabelScaler`), loss MSE.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,20 +17,59 @@ import numpy.typing as npt
 import torch
 from torch import Tensor, nn
 
-from spatialrep.methods.sce import (
-    SceConfig,
-    _as_config,
-    check_binaural,
-    directions_per_segment,
-    labelled_dataset,
-    measurement_vectors,
-    segment_features,
-)
-from spatialrep.models.mlp import MLPEncoder
-from spatialrep.train import FitResult, MethodModule, TrainConfig, fit, load_checkpoint, make_loader
-from spatialrep.train.checkpoint import save_checkpoint
+from spatialrep.config import ConfigError, to_dict
+from spatialrep.config import from_dict as config_from_dict
+from spatialrep.data.measurement_sets import direction_dataset
+from spatialrep.features.measurement import MeasurementConfig
+from spatialrep.methods.base import Directions, check_audio
+from spatialrep.models import EncoderConfig
+from spatialrep.train import TrainConfig, TrainedModel, make_loader, register_model, train_model
 
-__all__ = ["MODEL_FACTORIES", "FeedForwardRegressor", "LabelScaler", "ff_step", "train_feedforward"]
+__all__ = ["FeedForwardConfig", "FeedForwardRegressor", "LabelScaler", "ff_step", "train_feedforward"]
+
+
+def _default_encoder() -> EncoderConfig:
+    return EncoderConfig(
+        "mlp",
+        {
+            "hidden_sizes": [729, 729],
+            "output_dim": 2,
+            "batch_norm": True,
+            "dropout": 0.2,
+            "activation": "sigmoid",
+        },
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedForwardConfig:
+    """The baseline in two sections: ``frontend`` (measurement vector) and ``encoder`` (2 outputs).
+
+    Raises:
+        ConfigError: encoder arguments the encoder refuses, or an encoder without 2 outputs.
+    """
+
+    frontend: MeasurementConfig = dataclasses.field(default_factory=MeasurementConfig)
+    encoder: EncoderConfig = dataclasses.field(default_factory=_default_encoder)
+
+    def __post_init__(self) -> None:
+        try:
+            with torch.device("meta"):
+                encoder = self.encoder.build(self.frontend.dim)
+        except ValueError as exc:
+            raise ConfigError(f"FeedForwardConfig: {exc}") from exc
+        if encoder.output_dim != 2:
+            raise ConfigError(
+                f"FeedForwardConfig: the encoder must have 2 outputs (azimuth, elevation), got "
+                f"{encoder.output_dim}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeedForwardConfig:
+        return config_from_dict(cls, data)
 
 
 class LabelScaler:
@@ -79,34 +118,47 @@ class LabelScaler:
         return (np.asarray(scaled, dtype=np.float64) + 1.0) * 0.5 * (self.high - self.low) + self.low
 
 
+def _as_config(config: FeedForwardConfig | Mapping[str, Any]) -> FeedForwardConfig:
+    if isinstance(config, FeedForwardConfig):
+        return config
+    if isinstance(config, Mapping):
+        return FeedForwardConfig.from_dict(config)
+    raise TypeError(f"config must be a FeedForwardConfig or a dict, got {type(config).__name__}")
+
+
+@register_model("ff_regressor")
 class FeedForwardRegressor(nn.Module):
     """MLP + ``tanh`` regressor of (azimuth, elevation), scaled by a :class:`LabelScaler`.
 
+    A :class:`~spatialrep.methods.base.Localizer` (azimuth and elevation).
+
     Args:
-        config: feature and network settings (an :class:`~spatialrep.methods.sce.SceConfig` or its dict;
-            ``mode``, ``target``, ``epsilon_deg``, ``margin``, ``embedding_dim`` and ``k`` are unused).
+        config: a :class:`FeedForwardConfig` or its dict.
         label_ranges: ``[[az_low, az_high], [el_low, el_high]]`` radians, the training label ranges.
 
     Shape:
         ``forward``: ``(batch, D) -> (batch, 2)`` in ``(-1, 1)``.
     """
 
+    num_channels = 2
+
     def __init__(
-        self, config: SceConfig | Mapping[str, Any], label_ranges: Sequence[Sequence[float]]
+        self, config: FeedForwardConfig | Mapping[str, Any], label_ranges: Sequence[Sequence[float]]
     ) -> None:
         super().__init__()
         self.config = _as_config(config)
         self.scaler = LabelScaler(label_ranges)
         if len(self.scaler.low) != 2:
             raise ValueError(f"label_ranges must hold two ranges (azimuth, elevation), got {label_ranges!r}")
-        d = self.config.input_dim
-        self.encoder = MLPEncoder(
-            d, (d, d), 2, batch_norm=True, dropout=self.config.dropout, activation="sigmoid"
-        )
+        self.encoder = self.config.encoder.build(self.config.frontend.dim)
 
     @property
     def sample_rate(self) -> int:
-        return self.config.sample_rate
+        return self.config.frontend.sample_rate
+
+    @property
+    def min_samples(self) -> int:
+        return self.config.frontend.n_fft
 
     def forward(self, features: Tensor) -> Tensor:
         return torch.tanh(self.encoder(features.unsqueeze(1)))
@@ -118,8 +170,9 @@ class FeedForwardRegressor(nn.Module):
         Raises:
             ValueError: wrong shape or NaN.
         """
-        if features.ndim != 2 or features.shape[1] != self.config.input_dim:
-            raise ValueError(f"features must be (n, {self.config.input_dim}), got {tuple(features.shape)}")
+        dim = self.config.frontend.dim
+        if features.ndim != 2 or features.shape[1] != dim:
+            raise ValueError(f"features must be (n, {dim}), got {tuple(features.shape)}")
         if not bool(torch.isfinite(features).all()):
             raise ValueError("features contain NaN or infinite values")
         was_training = self.training
@@ -132,22 +185,15 @@ class FeedForwardRegressor(nn.Module):
         labels = self.scaler.unscale(out)
         return labels[:, 0], labels[:, 1]
 
-    def localize_clip(self, audio: Tensor) -> dict[str, float]:
-        """``{"azimuth", "elevation"}`` (radians) of a ``(2, time)`` clip, like ``SceEmbedding``'s."""
-        audio = check_binaural(audio, self.config.n_fft)
-        azimuth, elevation = self.predict_features(
-            measurement_vectors(audio.detach().cpu(), self.config)[None]
+    def localize(self, audio: Tensor, sample_rate: int) -> Directions:
+        """Azimuth and elevation of binaural clips ``(batch, 2, time)`` (channel 0 = left)."""
+        audio = check_audio(
+            audio, sample_rate, expected_rate=self.sample_rate, num_channels=2, min_samples=self.min_samples
         )
-        return {"azimuth": float(azimuth[0]), "elevation": float(elevation[0])}
-
-    def localize_segments(self, audio: Tensor, segment_samples: int) -> list[dict[str, Any]]:
-        """Per-segment directions; segments as ``SceEmbedding.localize_segments``."""
-        bounds, features = segment_features(audio, segment_samples, self.config)
-        return directions_per_segment(bounds, *self.predict_features(features))
-
-
-MODEL_FACTORIES: dict[str, type[nn.Module]] = {"ff_regressor": FeedForwardRegressor}
-"""Checkpoint model name -> constructor."""
+        azimuth, elevation = self.predict_features(self.config.frontend(audio.detach().cpu()))
+        return Directions(
+            azimuth=np.asarray(azimuth, np.float64), elevation=np.asarray(elevation, np.float64)
+        )
 
 
 def ff_step(model: nn.Module, batch: Any) -> dict[str, Tensor]:
@@ -170,21 +216,22 @@ def train_feedforward(
     train: tuple[Any, Any, Any],
     val: tuple[Any, Any, Any] | None,
     out_dir: str | os.PathLike[str],
-    config: SceConfig | None = None,
+    config: FeedForwardConfig | None = None,
     train_config: TrainConfig | None = None,
     *,
     progress: bool = False,
-) -> tuple[FeedForwardRegressor, FitResult]:
-    """Train the baseline through :func:`spatialrep.train.fit` (best epoch by ``val/loss``).
+) -> TrainedModel:
+    """Train the baseline with :func:`~spatialrep.train.train_model` (best step by ``val/loss``).
 
     Args: as :func:`spatialrep.methods.sce.train_sce`; the label ranges come from the training labels.
 
     Returns:
-        ``(model, fit_result)``, model in eval mode; also saved to ``out_dir/model``.
+        The trained model (eval mode; also saved to ``out_dir/model``) and its run.
     """
-    config = config or SceConfig()
+    config = config or FeedForwardConfig()
     train_config = train_config or TrainConfig(batch_size=128)
-    train_set = labelled_dataset(*train, config.input_dim)
+    dim = config.frontend.dim
+    train_set = direction_dataset(*train, dim)
     ranges = LabelScaler.from_labels(train_set.tensors[1].numpy(), train_set.tensors[2].numpy()).ranges
     loader = make_loader(
         train_set, batch_size=train_config.batch_size, seed=train_config.seed, drop_last=True
@@ -192,23 +239,10 @@ def train_feedforward(
     val_loader = None
     if val is not None:
         val_loader = make_loader(
-            labelled_dataset(*val, config.input_dim), batch_size=train_config.batch_size, shuffle=False
+            direction_dataset(*val, dim), batch_size=train_config.batch_size, shuffle=False
         )
-    torch.manual_seed(train_config.seed)
-    model = FeedForwardRegressor(config, ranges)
     kwargs = {"config": config.to_dict(), "label_ranges": ranges}
-    module = MethodModule(
-        model, ff_step, model_name="ff_regressor", model_kwargs=kwargs, feature_config=config.to_dict()
-    )
-    result = fit(module, loader, val_loader, train_config, Path(out_dir), progress=progress)
-    best, _ = load_checkpoint(result.best_checkpoint, MODEL_FACTORIES)
-    assert isinstance(best, FeedForwardRegressor)
-    save_checkpoint(
-        Path(out_dir) / "model",
-        best,
-        model_name="ff_regressor",
-        model_kwargs=kwargs,
-        feature_config=config.to_dict(),
-        extra={"global_step": result.global_step, "metrics": result.metrics},
-    )
-    return best.eval(), result
+    return train_model(
+        FeedForwardRegressor, kwargs, ff_step, loader, val_loader, train_config, out_dir,
+        feature_config=config.to_dict(), finalize=lambda model: kwargs, progress=progress,
+    )  # fmt: skip

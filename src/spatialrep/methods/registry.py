@@ -1,52 +1,46 @@
-"""Every trained model of every method, loadable from its checkpoint folder by one call.
+"""Load any method's checkpoint by path: every method module registers its model classes on import.
 
-Checkpoints (``spatialrep.train.save_checkpoint``: safetensors + ``model.json``) name their model; this module
-maps those names to constructors across methods, so ``spatialrep localize`` needs no knowledge of which
-method made a model.
+:func:`discover` imports every module of :mod:`spatialrep.methods` (no hand-kept list: a new method module is
+found by being there), so :func:`load_model` knows every model name a checkpoint can carry.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from pathlib import Path
+import pkgutil
 
 from torch import nn
 
-from spatialrep.train import load_checkpoint
+from spatialrep.train import checkpoint_dir, load_checkpoint, registered_models
 
-__all__ = ["checkpoint_dir", "load_model", "model_factories"]
-
-_SUBFOLDERS = ("model", "best", "last")
+__all__ = ["discover", "list_models", "load_model"]
 
 
-def model_factories() -> dict[str, type[nn.Module]]:
-    """Checkpoint model names -> constructors, over every method."""
-    from spatialrep.methods import feedforward, sce, sfd
+def discover() -> None:
+    """Import every module of the :mod:`spatialrep.methods` package (registering their models)."""
+    package = importlib.import_module("spatialrep.methods")
+    for module in pkgutil.iter_modules(package.__path__, prefix="spatialrep.methods."):
+        importlib.import_module(module.name)
 
-    return {**sfd.MODEL_FACTORIES, **sce.MODEL_FACTORIES, **feedforward.MODEL_FACTORIES}
 
-
-def checkpoint_dir(path: str | os.PathLike[str]) -> Path:
-    """The checkpoint folder of ``path``: ``path`` itself or its ``model/``, ``best/`` or ``last/`` subfolder
-    (the first holding a ``model.json``).
-
-    Raises:
-        FileNotFoundError: none of them holds a ``model.json``.
-    """
-    folder = Path(path)
-    for candidate in (folder, *(folder / name for name in _SUBFOLDERS)):
-        if (candidate / "model.json").is_file():
-            return candidate
-    subfolders = ", ".join(f"{name}/" for name in _SUBFOLDERS)
-    raise FileNotFoundError(f"no model checkpoint (model.json) in {folder} or its {subfolders} folder")
+def list_models() -> list[str]:
+    """Every registered model name, sorted."""
+    discover()
+    return sorted(registered_models())
 
 
 def load_model(path: str | os.PathLike[str]) -> nn.Module:
     """Load any spatialrep model checkpoint (eval mode, CPU) without unpickling.
 
+    Args:
+        path: a checkpoint folder, or a training folder holding ``model/``, ``best/`` or ``last/``.
+
     Raises:
         FileNotFoundError: no checkpoint there.
-        KeyError: a model name no method knows (the known names are listed).
+        KeyError: a model name no method registers (the known names are listed).
+        ValueError: corrupt or mismatching files (see :func:`spatialrep.train.load_checkpoint`).
     """
-    model, _ = load_checkpoint(checkpoint_dir(path), model_factories())
+    discover()
+    model, _ = load_checkpoint(checkpoint_dir(path))
     return model

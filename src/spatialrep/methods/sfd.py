@@ -1,49 +1,57 @@
-"""SFD — spatial feature distillation (Bovbjerg et al., arXiv 2508.20914), first vertical slice.
+"""SFD — spatial feature distillation (Bovbjerg et al., arXiv 2508.20914).
 
-Pre-training: a causal Conformer reads the noisy reverberant binaural STFT and a linear predictor regresses
-spatial features of the clean direct-path signal (:mod:`spatialrep.methods.sfd_targets`), MSE, no direction
-labels. Fine-tuning: the pretrained encoder (predictor discarded) plus a frame-wise classifier over an azimuth
-grid, cross-entropy of every frame against the clip's azimuth class (single source). See ``docs/sfd.md``.
+Pre-training: a causal encoder reads the noisy reverberant binaural STFT and a linear predictor regresses
+spatial features of the clean direct-path signal
+(:class:`~spatialrep.features.distillation.DistillationTarget`), MSE, no direction labels. Fine-tuning: the
+pretrained encoder (predictor discarded) plus a frame-wise classifier over an azimuth grid, cross-entropy of
+every frame against the clip's azimuth class (single source). See ``docs/sfd.md``.
 
-Models rebuild from ``{"config": SfdConfig.to_dict()}`` (:data:`MODEL_FACTORIES`), so exported checkpoints
-(safetensors + JSON) load without unpickling.
+The config has four sections: ``frontend`` (:class:`~spatialrep.features.distillation.FrameInput`),
+``encoder`` (any registered encoder, :class:`~spatialrep.models.EncoderConfig`; the causal Conformer by
+default), ``head`` (:class:`AzimuthHead`) and ``target`` (the distillation target, the pretraining loss).
+Models rebuild from ``{"config": SfdConfig.to_dict()}``, so exported checkpoints (safetensors + JSON) load
+without unpickling.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from spatialrep.config import ConfigError
+from spatialrep.config import ConfigError, to_dict
 from spatialrep.config import from_dict as config_from_dict
+from spatialrep.data.augment import NoiseAugmentation
 from spatialrep.data.datasets import ManifestDataset, collate_examples
 from spatialrep.data.manifest import ManifestError
 from spatialrep.evaluate.azimuth_grid import REGIONS, AzimuthGrid
-from spatialrep.methods.registry import checkpoint_dir
-from spatialrep.methods.sfd_targets import INPUTS, TARGETS, distillation_targets, input_frames, target_dim
-from spatialrep.methods.sfd_targets import input_dim as _input_dim
-from spatialrep.models import FramewiseClassifier, LinearHead, create_encoder
-from spatialrep.models.conformer import CausalConformer, ConformerState
-from spatialrep.train import FitResult, MethodModule, TrainConfig, fit, load_checkpoint, make_loader
+from spatialrep.features.distillation import DistillationTarget, FrameInput
+from spatialrep.methods.base import Directions, FrameTrack, check_audio
+from spatialrep.models import EncoderConfig, FramewiseClassifier, LinearHead
+from spatialrep.train import (
+    StepContext,
+    TrainConfig,
+    TrainedModel,
+    load_checkpoint,
+    make_loader,
+    register_model,
+    train_model,
+)
+from spatialrep.train.checkpoint import checkpoint_dir
 
 __all__ = [
-    "MODEL_FACTORIES",
-    "NoiseAugmentation",
+    "AzimuthHead",
     "SfdConfig",
     "SfdLocalizer",
     "SfdPretrainer",
-    "distillation_targets",
     "finetune",
     "finetune_step",
-    "input_frames",
-    "load_sfd",
     "pretrain",
     "pretrain_step",
 ]
@@ -51,110 +59,77 @@ __all__ = [
 _SIGNALS = ("noisy", "clean_direct")
 
 
-@dataclasses.dataclass(frozen=True)
-class SfdConfig:
-    """Features, target, encoder size and azimuth grid of an SFD model.
+def _default_encoder() -> EncoderConfig:
+    return EncoderConfig(
+        "causal_conformer",
+        {"d_model": 256, "num_layers": 2, "num_heads": 4, "conv_kernel": 15, "dropout": 0.1},
+    )
 
-    Attributes:
-        sample_rate: Hz; audio at another rate must be resampled first.
-        n_fft, win_length, hop_length, window, center: the STFT of input and targets (defaults: 512-point
-            FFT, 25 ms Hann window, 10 ms hop, ``center=False`` so frames are causal).
-        input: ``"stft"`` (SFD and STFT-DNN) or ``"gcc_phat"`` (the GCCPHAT-DNN baseline), see
-            :func:`~spatialrep.methods.sfd_targets.input_frames`.
-        input_max_lag: GCC-PHAT input lags ``-input_max_lag .. input_max_lag`` (16: ±1 ms at 16 kHz, wider
-            than any head's ITD).
-        target: one of :data:`~spatialrep.methods.sfd_targets.TARGETS`.
-        max_lag: GCC lags ``-max_lag .. max_lag`` samples (8: 17 lags, ±0.5 ms at 16 kHz).
-        d_model, num_layers, num_heads, conv_kernel, dropout: the causal Conformer.
-        grid_step_deg, grid_region: the azimuth classes (:class:`AzimuthGrid`; 5° frontal = 37 classes).
+
+@dataclasses.dataclass(frozen=True)
+class AzimuthHead:
+    """The azimuth classes of the localizer (:class:`AzimuthGrid`; 5° frontal = 37 classes).
+
+    Raises:
+        ValueError: an unknown region or a step that does not divide it.
     """
 
-    sample_rate: int = 16000
-    n_fft: int = 512
-    win_length: int = 400
-    hop_length: int = 160
-    window: str = "hann"
-    center: bool = False
-    input: str = "stft"
-    input_max_lag: int = 16
-    target: str = "gcc_phat"
-    max_lag: int = 8
-    d_model: int = 256
-    num_layers: int = 2
-    num_heads: int = 4
-    conv_kernel: int = 15
-    dropout: float = 0.1
-    grid_step_deg: float = 5.0
-    grid_region: str = "frontal"
+    step_deg: float = 5.0
+    region: str = "frontal"
 
     def __post_init__(self) -> None:
-        for name in ("sample_rate", "n_fft", "win_length", "hop_length", "d_model", "num_layers",
-                     "num_heads", "conv_kernel"):  # fmt: skip
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"SfdConfig.{name}={value!r} must be a positive integer")
-        if self.win_length > self.n_fft:
-            raise ConfigError(f"SfdConfig.win_length={self.win_length} must be <= n_fft={self.n_fft}")
-        if self.input not in INPUTS:
-            raise ConfigError(f"SfdConfig.input={self.input!r} is not one of {', '.join(INPUTS)}")
-        if (
-            isinstance(self.input_max_lag, bool)
-            or not isinstance(self.input_max_lag, int)
-            or not (0 <= 2 * self.input_max_lag < self.n_fft)
-        ):
-            raise ConfigError(
-                f"SfdConfig.input_max_lag={self.input_max_lag!r} must be an integer in [0, n_fft / 2)"
-            )
-        if self.target not in TARGETS:
-            raise ConfigError(f"SfdConfig.target={self.target!r} is not one of {', '.join(TARGETS)}")
-        if isinstance(self.max_lag, bool) or not isinstance(self.max_lag, int) or self.max_lag < 0:
-            raise ConfigError(f"SfdConfig.max_lag={self.max_lag!r} must be a non-negative integer")
-        if 2 * self.max_lag >= self.n_fft:
-            raise ConfigError(f"SfdConfig.max_lag={self.max_lag} must be < n_fft / 2 = {self.n_fft / 2:g}")
-        if self.d_model % self.num_heads:
-            raise ConfigError(
-                f"SfdConfig.d_model={self.d_model} must be divisible by num_heads={self.num_heads}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"SfdConfig.dropout={self.dropout!r} must be in [0, 1)")
-        if self.grid_region not in REGIONS:
-            raise ConfigError(
-                f"SfdConfig.grid_region={self.grid_region!r} is not one of {', '.join(REGIONS)}"
-            )
+        if self.region not in REGIONS:
+            raise ValueError(f"head.region={self.region!r} is not one of {', '.join(REGIONS)}")
         try:
-            AzimuthGrid(self.grid_step_deg, self.grid_region)
+            self.grid()
         except ValueError as exc:
-            raise ConfigError(f"SfdConfig.grid_step_deg={self.grid_step_deg!r}: {exc}") from exc
+            raise ValueError(f"head.step_deg={self.step_deg!r}: {exc}") from exc
+
+    def grid(self) -> AzimuthGrid:
+        return AzimuthGrid(self.step_deg, self.region)
+
+
+@dataclasses.dataclass(frozen=True)
+class SfdConfig:
+    """An SFD model in four sections (see the module docstring); every field is validated on construction.
+
+    Raises:
+        ConfigError: an invalid section (the field is named), a target lag range the FFT cannot hold, or
+            encoder arguments the encoder refuses.
+    """
+
+    frontend: FrameInput = dataclasses.field(default_factory=FrameInput)
+    encoder: EncoderConfig = dataclasses.field(default_factory=_default_encoder)
+    head: AzimuthHead = dataclasses.field(default_factory=AzimuthHead)
+    target: DistillationTarget = dataclasses.field(default_factory=DistillationTarget)
+
+    def __post_init__(self) -> None:
+        for name, cls in (
+            ("frontend", FrameInput),
+            ("encoder", EncoderConfig),
+            ("head", AzimuthHead),
+            ("target", DistillationTarget),
+        ):
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"SfdConfig.{name} must be a {cls.__name__}, got {getattr(self, name)!r}")
+        try:
+            self.target.check(self.frontend)
+            with torch.device("meta"):  # validates the encoder's arguments without allocating weights
+                self.encoder.build(self.frontend.dim)
+        except ValueError as exc:
+            raise ConfigError(f"SfdConfig: {exc}") from exc
 
     @property
-    def input_dim(self) -> int:
-        """Encoder input features per frame: 2 ears x (real, imaginary) x ``n_fft // 2 + 1`` bins for
-        ``"stft"``, ``2 * input_max_lag + 1`` lags for ``"gcc_phat"``."""
-        return _input_dim(self.input, self.n_fft, self.input_max_lag)
-
-    @property
-    def target_dim(self) -> int:
-        """Features per frame of ``target``."""
-        return target_dim(self.target, self.n_fft, self.max_lag)
+    def sample_rate(self) -> int:
+        return self.frontend.sample_rate
 
     def grid(self) -> AzimuthGrid:
         """The azimuth classes of the localizer."""
-        return AzimuthGrid(self.grid_step_deg, self.grid_region)
-
-    def encoder_kwargs(self) -> dict[str, Any]:
-        """Arguments of ``create_encoder("causal_conformer", ...)``."""
-        return {
-            "input_dim": self.input_dim,
-            "d_model": self.d_model,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "conv_kernel": self.conv_kernel,
-            "dropout": self.dropout,
-        }
+        return self.head.grid()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict (the checkpoint's ``feature_config``)."""
-        return dataclasses.asdict(self)
+        """Plain JSON-serialisable dict (the checkpoint's ``feature_config`` and constructor argument)."""
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SfdConfig:
@@ -165,6 +140,16 @@ class SfdConfig:
         """
         return config_from_dict(cls, data)
 
+    def replace(self, **sections: Any) -> SfdConfig:
+        """A copy with some fields of some sections changed: ``replace(frontend={"kind": "gcc_phat"})``."""
+        changes = {
+            name: dataclasses.replace(getattr(self, name), **fields)
+            if isinstance(fields, Mapping)
+            else fields
+            for name, fields in sections.items()
+        }
+        return dataclasses.replace(self, **changes)
+
 
 def _as_config(config: SfdConfig | Mapping[str, Any]) -> SfdConfig:
     if isinstance(config, SfdConfig):
@@ -174,50 +159,63 @@ def _as_config(config: SfdConfig | Mapping[str, Any]) -> SfdConfig:
     raise TypeError(f"config must be an SfdConfig or a dict, got {type(config).__name__}")
 
 
-def _make_encoder(config: SfdConfig) -> CausalConformer:
-    encoder = create_encoder("causal_conformer", **config.encoder_kwargs())
-    assert isinstance(encoder, CausalConformer)
-    return encoder
-
-
+@register_model("sfd_pretrainer")
 class SfdPretrainer(nn.Module):
-    """Causal Conformer + linear predictor of the distillation target.
+    """Encoder + linear predictor of the distillation target.
 
     Args:
         config: an :class:`SfdConfig` or its dict.
 
     Shape:
-        ``forward``: ``(batch, frames, config.input_dim) -> (batch, frames, config.target_dim)``.
+        ``forward``: ``(batch, frames, frontend.dim) -> (batch, frames, target.dim(frontend))``.
     """
 
     def __init__(self, config: SfdConfig | Mapping[str, Any]) -> None:
         super().__init__()
         self.config = _as_config(config)
-        self.encoder = _make_encoder(self.config)
-        self.predictor = LinearHead(self.config.d_model, self.config.target_dim)
+        self.encoder = self.config.encoder.build(self.config.frontend.dim)
+        self.predictor = LinearHead(self.encoder.output_dim, self.config.target.dim(self.config.frontend))
 
     def forward(self, frames: Tensor) -> Tensor:
         return self.predictor(self.encoder.forward_features(frames))
 
 
+@register_model("sfd_localizer")
 class SfdLocalizer(nn.Module):
-    """Causal Conformer + frame-wise azimuth classifier over ``config.grid()``.
+    """Encoder + frame-wise azimuth classifier over ``config.grid()``.
+
+    A :class:`~spatialrep.methods.base.StreamingLocalizer` (when its encoder streams, as the causal Conformer
+    does) and an :class:`~spatialrep.methods.base.Embedder` (mean of the encoder's frame features).
 
     Args:
         config: an :class:`SfdConfig` or its dict.
 
     Shape:
-        ``forward``: ``(batch, frames, input_dim)`` -> frame logits ``(batch, frames, K)`` and clip logits
+        ``forward``: ``(batch, frames, frontend.dim)`` -> frame logits ``(batch, frames, K)`` and clip logits
         ``(batch, K)`` (mean of the frame logits).
     """
+
+    num_channels = 2
 
     def __init__(self, config: SfdConfig | Mapping[str, Any]) -> None:
         super().__init__()
         self.config = _as_config(config)
         self.grid = self.config.grid()
-        self.encoder = _make_encoder(self.config)
-        self.classifier = FramewiseClassifier(self.config.d_model, self.grid.num_classes)
+        self.encoder = self.config.encoder.build(self.config.frontend.dim)
+        self.classifier = FramewiseClassifier(self.encoder.output_dim, self.grid.num_classes)
         self.encoder_frozen = False
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.frontend.sample_rate
+
+    @property
+    def min_samples(self) -> int:
+        return self.config.frontend.n_fft
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.encoder.output_dim)
 
     def forward(self, frames: Tensor) -> tuple[Tensor, Tensor]:
         out: tuple[Tensor, Tensor] = self.classifier(self.encoder.forward_features(frames))
@@ -227,13 +225,25 @@ class SfdLocalizer(nn.Module):
         """Copy a pretrained encoder's weights (its predictor is discarded).
 
         Raises:
-            ValueError: the encoders differ in architecture (the first differing setting is named).
+            ValueError: the encoders or front-ends differ (the first differing setting is named; dropout may
+                differ).
         """
-        mine, theirs = self.config.encoder_kwargs(), pretrainer.config.encoder_kwargs()
-        for key in mine:
-            if mine[key] != theirs[key] and key != "dropout":
+        mine, theirs = self.config, pretrainer.config
+        if mine.encoder.name != theirs.encoder.name:
+            raise ValueError(
+                f"pretrained encoder is {theirs.encoder.name!r} but this localizer needs "
+                f"{mine.encoder.name!r}"
+            )
+        if mine.frontend.dim != theirs.frontend.dim:
+            raise ValueError(
+                f"pretrained encoder reads {theirs.frontend.dim} features per frame but this localizer "
+                f"gives {mine.frontend.dim}"
+            )
+        for key in sorted(set(mine.encoder.kwargs) | set(theirs.encoder.kwargs)):
+            ours, pretrained = mine.encoder.kwargs.get(key), theirs.encoder.kwargs.get(key)
+            if ours != pretrained and key != "dropout":
                 raise ValueError(
-                    f"pretrained encoder has {key}={theirs[key]!r} but this localizer needs {mine[key]!r}"
+                    f"pretrained encoder has {key}={pretrained!r} but this localizer needs {ours!r}"
                 )
         self.encoder.load_state_dict(pretrainer.encoder.state_dict())
 
@@ -249,83 +259,93 @@ class SfdLocalizer(nn.Module):
             self.encoder.eval()
         return self
 
-    def _check_waveform(self, noisy: Tensor) -> Tensor:
-        if noisy.ndim not in (2, 3) or noisy.shape[-2] != 2:
-            raise ValueError(f"noisy must have shape (2, time) or (batch, 2, time), got {tuple(noisy.shape)}")
-        if noisy.ndim == 2:
-            noisy = noisy.unsqueeze(0)
-        if noisy.shape[-1] < self.config.n_fft:
-            raise ValueError(
-                f"audio of {noisy.shape[-1]} samples is shorter than one frame (n_fft={self.config.n_fft})"
-            )
-        return noisy.to(self.encoder.input_proj.weight.dtype)
+    def _check(self, audio: Tensor, sample_rate: int) -> Tensor:
+        audio = check_audio(
+            audio,
+            sample_rate,
+            expected_rate=self.sample_rate,
+            num_channels=2,
+            min_samples=self.min_samples,
+        )
+        return audio.to(device=next(self.parameters()).device, dtype=next(self.parameters()).dtype)
 
-    def _result(self, frame_logits: Tensor) -> dict[str, Any]:
-        probs = torch.softmax(frame_logits, dim=-1)
-        index = frame_logits.argmax(dim=-1).cpu().numpy()
-        return {
-            "frame_logits": frame_logits,
-            "clip_logits": frame_logits.mean(dim=1),
-            "frame_azimuth": torch.from_numpy(self.grid.to_azimuth(index)),
-            "clip_azimuth": torch.from_numpy(self.grid.clip_estimate(probs)),
-        }
+    def _directions(self, frame_logits: Tensor) -> Directions:
+        logits = frame_logits.detach().cpu()
+        probabilities = torch.softmax(logits, dim=-1).numpy().astype(np.float64)
+        track = FrameTrack(
+            probabilities=probabilities,
+            class_azimuth=self.grid.azimuths,
+            hop_s=self.config.frontend.hop_s,
+            frame_s=self.config.frontend.frame_s,
+            logits=logits.numpy().astype(np.float64),
+        )
+        return Directions(azimuth=track.pooled_azimuth(), track=track)
 
     @torch.no_grad()
-    def predict(self, noisy: Tensor) -> dict[str, Any]:
-        """Azimuth estimates of binaural audio at ``config.sample_rate`` (eval mode, no gradient).
+    def localize(self, audio: Tensor, sample_rate: int) -> Directions:
+        """Azimuth of binaural audio ``(batch, 2, time)`` (eval mode, no gradient).
 
-        Returns:
-            ``frame_logits`` ``(B, frames, K)``, ``clip_logits`` ``(B, K)``, ``frame_azimuth`` ``(B, frames)``
-            (argmax class per frame, radians) and ``clip_azimuth`` ``(B,)`` (mean frame probability, then
-            argmax: :meth:`AzimuthGrid.clip_estimate`).
+        The clip azimuth is the most probable class of the mean frame posterior; ``track`` holds the frame
+        posteriors and logits.
 
         Raises:
-            ValueError: not ``(2, time)``/``(B, 2, time)`` or shorter than one frame.
+            ValueError: another sample rate, not binaural, shorter than one frame, NaN.
         """
-        noisy = self._check_waveform(noisy)
+        audio = self._check(audio, sample_rate)
         was_training = self.training
         self.eval()
         try:
-            frame_logits, _ = self(input_frames(noisy, self.config))
+            frame_logits, _ = self(self.config.frontend(audio))
         finally:
             self.train(was_training)
-        return self._result(frame_logits)
+        return self._directions(frame_logits)
 
     @torch.no_grad()
-    def predict_streaming(self, noisy: Tensor, chunk_samples: int = 1600) -> dict[str, Any]:
-        """:meth:`predict`, fed ``chunk_samples`` at a time through the encoder's cached state.
+    def localize_stream(self, audio: Tensor, sample_rate: int, chunk_samples: int = 1600) -> Directions:
+        """:meth:`localize`, fed ``chunk_samples`` at a time through the encoder's cached state.
 
         Samples are buffered until a frame is complete, so frames equal the offline ones and the output
-        matches :meth:`predict` to float rounding (``forward_step``, see ``docs/models.md``).
+        matches :meth:`localize` to float rounding (``forward_step``, see ``docs/models.md``).
 
         Raises:
-            ValueError: as :meth:`predict`, or ``chunk_samples`` < 1.
+            ValueError: as :meth:`localize`, ``chunk_samples`` < 1, or an encoder that cannot stream.
         """
-        if chunk_samples < 1:
-            raise ValueError(f"chunk_samples must be >= 1, got {chunk_samples}")
-        noisy = self._check_waveform(noisy)
-        cfg = self.config
+        if isinstance(chunk_samples, bool) or not isinstance(chunk_samples, int) or chunk_samples < 1:
+            raise ValueError(f"chunk_samples must be a positive integer, got {chunk_samples!r}")
+        init_state = getattr(self.encoder, "init_state", None)
+        forward_step = getattr(self.encoder, "forward_step", None)
+        if init_state is None or forward_step is None:
+            raise ValueError(f"encoder {self.config.encoder.name!r} cannot stream (no cached state)")
+        audio = self._check(audio, sample_rate)
+        frontend = self.config.frontend
         was_training = self.training
         self.eval()
         try:
-            state: ConformerState = self.encoder.init_state(noisy.shape[0])
-            buffer = noisy[..., :0]
+            state = init_state(audio.shape[0])
+            buffer = audio[..., :0]
             outputs: list[Tensor] = []
-            for start in range(0, noisy.shape[-1], chunk_samples):
-                buffer = torch.cat((buffer, noisy[..., start : start + chunk_samples]), dim=-1)
-                if buffer.shape[-1] < cfg.n_fft:
+            for start in range(0, audio.shape[-1], chunk_samples):
+                buffer = torch.cat((buffer, audio[..., start : start + chunk_samples]), dim=-1)
+                if buffer.shape[-1] < frontend.n_fft:
                     continue
-                frames = input_frames(buffer, cfg)
-                features, state = self.encoder.forward_step(frames, state)
+                frames = frontend(buffer)
+                features, state = forward_step(frames, state)
                 outputs.append(self.classifier(features)[0])
-                buffer = buffer[..., frames.shape[1] * cfg.hop_length :]
+                buffer = buffer[..., frames.shape[1] * frontend.hop_length :]
         finally:
             self.train(was_training)
-        return self._result(torch.cat(outputs, dim=1))
+        return self._directions(torch.cat(outputs, dim=1))
 
-
-MODEL_FACTORIES: dict[str, type[nn.Module]] = {"sfd_pretrainer": SfdPretrainer, "sfd_localizer": SfdLocalizer}
-"""Checkpoint model names -> constructors (pass to :func:`spatialrep.train.load_checkpoint`)."""
+    @torch.no_grad()
+    def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
+        """Mean of the encoder's frame features, ``(batch, embedding_dim)`` (eval mode)."""
+        audio = self._check(audio, sample_rate)
+        was_training = self.training
+        self.eval()
+        try:
+            return self.encoder.forward_features(self.config.frontend(audio)).mean(dim=1)
+        finally:
+            self.train(was_training)
 
 
 def pretrain_step(model: nn.Module, batch: Mapping[str, Any]) -> dict[str, Tensor]:
@@ -336,49 +356,14 @@ def pretrain_step(model: nn.Module, batch: Mapping[str, Any]) -> dict[str, Tenso
     """
     if not isinstance(model, SfdPretrainer):
         raise TypeError(f"pretrain_step needs an SfdPretrainer, got {type(model).__name__}")
-    frames = input_frames(batch["noisy"], model.config)
-    targets = distillation_targets(batch["clean_direct"], model.config)
+    config = model.config
+    frames = config.frontend(batch["noisy"])
+    targets = config.target(batch["clean_direct"], config.frontend)
     return {"loss": nn.functional.mse_loss(model(frames), targets)}
 
 
-@dataclasses.dataclass(frozen=True)
-class NoiseAugmentation:
-    """Fine-tuning augmentation: add white noise, independent per ear, to some training clips.
-
-    Each clip of a training batch is augmented with probability ``probability``; its noise level is drawn
-    uniformly in ``snr_range_db`` relative to the clip's own power (signal = the already noisy input). Draws
-    come from torch's global generator, which ``fit`` seeds and checkpoints, so resumed runs repeat them.
-
-    Raises:
-        ConfigError: an empty SNR range or a probability outside [0, 1].
-    """
-
-    snr_range_db: tuple[float, float] = (0.0, 20.0)
-    probability: float = 0.5
-
-    def __post_init__(self) -> None:
-        low, high = (float(v) for v in self.snr_range_db)
-        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
-            raise ConfigError(
-                f"NoiseAugmentation.snr_range_db={self.snr_range_db!r} must be finite low <= high"
-            )
-        if not 0.0 <= self.probability <= 1.0:
-            raise ConfigError(f"NoiseAugmentation.probability={self.probability!r} must be in [0, 1]")
-
-    def __call__(self, noisy: Tensor) -> Tensor:
-        """``(batch, channels, time) -> (batch, channels, time)``."""
-        batch = noisy.shape[0]
-        low, high = self.snr_range_db
-        snr_db = low + (high - low) * torch.rand(batch, 1, 1, device=noisy.device, dtype=noisy.dtype)
-        apply = (torch.rand(batch, 1, 1, device=noisy.device) < self.probability).to(noisy.dtype)
-        power = noisy.square().mean(dim=(1, 2), keepdim=True)
-        noise = torch.randn_like(noisy) * torch.sqrt(power * 10.0 ** (-snr_db / 10.0))
-        return noisy + apply * noise
-
-
 def _azimuth_classes(batch: Mapping[str, Any], grid: AzimuthGrid) -> Tensor:
-    azimuth = batch["labels"]["azimuth"]
-    azimuth = torch.as_tensor(azimuth)
+    azimuth = torch.as_tensor(batch["labels"]["azimuth"])
     if azimuth.ndim == 2:
         if azimuth.shape[1] > 1 and not torch.isnan(azimuth[:, 1:]).all():
             raise ValueError(
@@ -390,23 +375,32 @@ def _azimuth_classes(batch: Mapping[str, Any], grid: AzimuthGrid) -> Tensor:
 
 
 def finetune_step(
-    model: nn.Module, batch: Mapping[str, Any], augment: NoiseAugmentation | None = None
+    model: nn.Module,
+    batch: Mapping[str, Any],
+    context: StepContext | None = None,
+    *,
+    augment: NoiseAugmentation | None = None,
 ) -> dict[str, Tensor]:
     """Frame-wise cross-entropy against the clip's azimuth class, plus clip accuracy.
 
-    ``augment`` is applied to ``noisy`` while the model is in training mode (never in validation).
+    ``augment`` is applied to ``noisy`` in training steps only (never in validation), drawing from the
+    step's generator.
 
     Raises:
         TypeError: ``model`` is not an :class:`SfdLocalizer`.
-        ValueError: more than one source in a clip, or an azimuth off the grid.
+        ValueError: more than one source in a clip, an azimuth off the grid, or ``augment`` without a
+            training context.
     """
     if not isinstance(model, SfdLocalizer):
         raise TypeError(f"finetune_step needs an SfdLocalizer, got {type(model).__name__}")
     noisy = batch["noisy"]
     if augment is not None and model.training:
-        noisy = augment(noisy)
-    frames = input_frames(noisy, model.config)
-    frame_logits, clip_logits = model(frames)
+        if context is None or context.generator is None:
+            raise ValueError(
+                "finetune_step: augmentation needs the training step's generator (a StepContext)"
+            )
+        noisy = augment(noisy, context.generator)
+    frame_logits, clip_logits = model(model.config.frontend(noisy))
     classes = _azimuth_classes(batch, model.grid).to(frame_logits.device)
     per_frame = classes[:, None].expand(frame_logits.shape[:2])
     loss = nn.functional.cross_entropy(frame_logits.flatten(0, 1), per_frame.flatten())
@@ -419,49 +413,28 @@ def _dataset(dataset_dir: str | os.PathLike[str], config: SfdConfig, **kwargs: A
     rate = dataset.rows[0].get("sample_rate")
     if isinstance(rate, int) and rate != config.sample_rate:
         raise ValueError(
-            f"dataset {dataset_dir} is at {rate} Hz but SfdConfig.sample_rate is {config.sample_rate} Hz"
+            f"dataset {dataset_dir} is at {rate} Hz but the SFD front-end expects {config.sample_rate} Hz"
         )
     return dataset
 
 
-def _val_loader(dataset_dir: str | os.PathLike[str], config: SfdConfig, batch_size: int) -> Any:
-    try:
-        val = _dataset(dataset_dir, config, split="val")
-    except ManifestError:
-        return None
-    return make_loader(val, batch_size=batch_size, shuffle=False, collate_fn=collate_examples)
-
-
-def _seeded(factory: Any, config: SfdConfig, seed: int) -> nn.Module:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model: nn.Module = factory(config)
-    return model
-
-
-def _train(
-    model: nn.Module,
-    name: str,
-    step: Any,
-    train_set: ManifestDataset,
-    dataset_dir: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    config: SfdConfig,
-    train_config: TrainConfig,
-    progress: bool,
-) -> FitResult:
-    loader = make_loader(
+def _loaders(
+    dataset_dir: str | os.PathLike[str], config: SfdConfig, train_config: TrainConfig, budget: str | None
+) -> tuple[Any, Any]:
+    train_set = _dataset(dataset_dir, config, split="train", budget=budget)
+    train = make_loader(
         train_set,
         batch_size=train_config.batch_size,
         seed=train_config.seed,
         num_workers=train_config.num_workers,
         collate_fn=collate_examples,
     )
-    module = MethodModule(
-        model, step, model_name=name, model_kwargs={"config": config.to_dict()}, feature_config=config
-    )
-    val = _val_loader(dataset_dir, config, train_config.batch_size)
-    return fit(module, loader, val, train_config, out_dir, progress=progress)
+    try:
+        val_set = _dataset(dataset_dir, config, split="val")
+    except ManifestError:
+        return train, None
+    val = make_loader(val_set, batch_size=train_config.batch_size, shuffle=False, collate_fn=collate_examples)
+    return train, val
 
 
 def pretrain(
@@ -471,33 +444,24 @@ def pretrain(
     train_config: TrainConfig | None = None,
     *,
     progress: bool = False,
-) -> FitResult:
+) -> TrainedModel:
     """Pre-train an :class:`SfdPretrainer` on the ``train`` split (``noisy`` and ``clean_direct`` signals).
 
-    The ``val`` split, when present, is validated on. Exports ``out_dir/best`` and ``out_dir/last``
-    (``model_name="sfd_pretrainer"``; see :func:`spatialrep.train.fit` for the layout).
+    The ``val`` split, when present, is validated on. Exports ``out_dir/best`` and ``out_dir/last`` (see
+    :func:`spatialrep.train.fit` for the layout).
 
     Raises:
         ManifestError: no manifest, no train split, or missing signals.
-        ValueError: the dataset's sample rate differs from ``sfd_config.sample_rate``.
+        ValueError: the dataset's sample rate differs from the front-end's.
     """
     config = sfd_config or SfdConfig()
     train_config = train_config or TrainConfig()
-    train_set = _dataset(dataset_dir, config, split="train")
-    model = _seeded(SfdPretrainer, config, train_config.seed)
-    name = "sfd_pretrainer"
-    return _train(model, name, pretrain_step, train_set, dataset_dir, out_dir, config, train_config, progress)
-
-
-def load_sfd(path: str | os.PathLike[str]) -> nn.Module:
-    """Load an SFD checkpoint (a ``fit`` output folder or a ``best``/``last`` folder), eval mode, on CPU.
-
-    Raises:
-        FileNotFoundError: no ``model.json`` there.
-        KeyError: a checkpoint of another model.
-    """
-    model, _ = load_checkpoint(checkpoint_dir(path), MODEL_FACTORIES)
-    return model
+    train, val = _loaders(dataset_dir, config, train_config, None)
+    kwargs = {"config": config.to_dict()}
+    return train_model(
+        SfdPretrainer, kwargs, pretrain_step, train, val, train_config, out_dir, feature_config=config,
+        progress=progress,
+    )  # fmt: skip
 
 
 def finetune(
@@ -511,8 +475,8 @@ def finetune(
     freeze_encoder: bool = False,
     augment: NoiseAugmentation | None = None,
     progress: bool = False,
-) -> FitResult:
-    """Fine-tune an :class:`SfdLocalizer` for azimuth classification (``model_name="sfd_localizer"``).
+) -> TrainedModel:
+    """Fine-tune an :class:`SfdLocalizer` for azimuth classification.
 
     Args:
         dataset_dir: a rendered dataset folder with ``noisy`` and ``azimuth`` labels (one source per clip).
@@ -523,7 +487,7 @@ def finetune(
             train split.
         init_from: a :func:`pretrain` output (or its ``best``/``last`` folder) whose encoder initialises ours.
         freeze_encoder: train the classifier only (linear probe).
-        augment: noise augmentation of the training clips (:class:`NoiseAugmentation`), or none.
+        augment: noise augmentation of the training clips, or none.
         progress: show Lightning's progress bar.
 
     Raises:
@@ -533,19 +497,23 @@ def finetune(
     """
     pretrained: SfdPretrainer | None = None
     if init_from is not None:
-        loaded = load_sfd(init_from)
+        loaded, _ = load_checkpoint(checkpoint_dir(init_from))
         if not isinstance(loaded, SfdPretrainer):
             raise ValueError(f"init_from={init_from!s} holds a {type(loaded).__name__}, not an SfdPretrainer")
         pretrained = loaded
     config = sfd_config or (pretrained.config if pretrained is not None else SfdConfig())
     train_config = train_config or TrainConfig()
-    train_set = _dataset(dataset_dir, config, split="train", budget=budget)
-    model = _seeded(SfdLocalizer, config, train_config.seed)
-    assert isinstance(model, SfdLocalizer)
-    if pretrained is not None:
-        model.load_encoder(pretrained)
-    if freeze_encoder:
-        model.freeze_encoder()
-    name = "sfd_localizer"
+    train, val = _loaders(dataset_dir, config, train_config, budget)
+
+    def prepare(model: nn.Module) -> None:
+        assert isinstance(model, SfdLocalizer)
+        if pretrained is not None:
+            model.load_encoder(pretrained)
+        if freeze_encoder:
+            model.freeze_encoder()
+
     step = finetune_step if augment is None else functools.partial(finetune_step, augment=augment)
-    return _train(model, name, step, train_set, dataset_dir, out_dir, config, train_config, progress)
+    return train_model(
+        SfdLocalizer, {"config": config.to_dict()}, step, train, val, train_config, out_dir,
+        feature_config=config, prepare=prepare, progress=progress,
+    )  # fmt: skip

@@ -6,9 +6,8 @@ Importing this package registers every encoder: :func:`list_encoders` names them
 
 from spatialrep.models.conformer import CausalConformer, ConformerLayerState, ConformerState
 from spatialrep.models.heads import CLIP_POOLINGS, FramewiseClassifier, LinearHead
-from spatialrep.models.inputs import stft_frames_to_sequence
 from spatialrep.models.mlp import MLPEncoder
-from spatialrep.models.registry import Encoder, create_encoder, list_encoders, register_encoder
+from spatialrep.models.registry import Encoder, EncoderConfig, create_encoder, list_encoders, register_encoder
 
 __all__ = [
     "CLIP_POOLINGS",
@@ -16,11 +15,11 @@ __all__ = [
     "ConformerLayerState",
     "ConformerState",
     "Encoder",
+    "EncoderConfig",
     "FramewiseClassifier",
     "LinearHead",
     "MLPEncoder",
     "create_encoder",
     "list_encoders",
     "register_encoder",
-    "stft_frames_to_sequence",
 ]

@@ -257,7 +257,8 @@ class CausalConformer(Encoder):
     eval mode; at most ``left_context`` frames back per layer when bounded).
 
     Args:
-        input_dim: features per input frame (``channels * 2 * freq`` for :func:`stft_frames_to_sequence`).
+        input_dim: features per input frame (``channels * 2 * freq`` for
+            :func:`spatialrep.features.functional.stft_frames_to_sequence`).
         d_model: width of the blocks and of the output.
         num_layers: number of Conformer blocks (2 in the SFD paper).
         num_heads: attention heads; must divide ``d_model``.

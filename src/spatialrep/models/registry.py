@@ -13,13 +13,14 @@ Encoders take features (STFT frames, GCC vectors, ...) as input; they never comp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Encoder", "check_frames", "create_encoder", "list_encoders", "register_encoder"]
+__all__ = ["Encoder", "EncoderConfig", "check_frames", "create_encoder", "list_encoders", "register_encoder"]
 
 
 class Encoder(nn.Module):
@@ -118,3 +119,42 @@ def create_encoder(name: str, **kwargs: Any) -> Encoder:
     if name not in _REGISTRY:
         raise ValueError(f"unknown encoder {name!r}; valid: {', '.join(list_encoders())}")
     return _REGISTRY[name](**kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    """The encoder section of a method's config: a registered name and its keyword arguments.
+
+    ``input_dim`` is not part of it: the method derives it from its feature front-end and passes it to
+    :meth:`build`.
+
+    Attributes:
+        name: a registered encoder (:func:`list_encoders`).
+        kwargs: its keyword arguments besides ``input_dim`` (JSON-serialisable).
+
+    Raises:
+        ValueError: an unknown name (lists the valid ones), ``input_dim`` inside ``kwargs``.
+    """
+
+    name: str
+    kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name not in _REGISTRY:
+            raise ValueError(f"unknown encoder {self.name!r}; valid: {', '.join(list_encoders())}")
+        if not isinstance(self.kwargs, Mapping):
+            raise ValueError(f"encoder kwargs must be a mapping, got {self.kwargs!r}")
+        if "input_dim" in self.kwargs:
+            raise ValueError("encoder kwargs must not set input_dim: the feature front-end fixes it")
+        object.__setattr__(self, "kwargs", dict(self.kwargs))
+
+    def build(self, input_dim: int) -> Encoder:
+        """``create_encoder(name, input_dim=input_dim, **kwargs)``.
+
+        Raises:
+            ValueError: invalid arguments (the encoder's own message, prefixed with its name).
+        """
+        try:
+            return create_encoder(self.name, input_dim=input_dim, **self.kwargs)
+        except TypeError as exc:
+            raise ValueError(f"encoder {self.name!r}: {exc}") from exc

@@ -26,6 +26,7 @@ import math
 import numpy as np
 from scipy import signal as sps
 
+from spatialrep import seeding
 from spatialrep.dsp import rms
 from spatialrep.simulate.diffuse import SignalFactory, coherent_diffuse_field, diffuse_field
 from spatialrep.simulate.receivers import Receiver
@@ -379,7 +380,7 @@ def make_noise_signal_factory(
             _check_spectrum(spectrum)
         elif speech_bank is not None:
             bank = _check_bank(speech_bank, "speech_shaped")
-            shape = speech_spectrum(bank, fs, np.random.default_rng(spectrum_seed), num_clips=spectrum_clips)
+            shape = speech_spectrum(bank, fs, seeding.rng(spectrum_seed), num_clips=spectrum_clips)
         else:
             shape = None
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from spatialrep import seeding
 from spatialrep.dsp import fft_convolve
 from spatialrep.simulate.noise import diffuse_noise, make_noise_signal_factory, mix_at_snr
 from spatialrep.simulate.receiver_factory import make_receiver
@@ -71,7 +72,7 @@ class SceneRenderer:
             receiver_yaw=spec.receiver_yaw,
             source_position=self._source_position(spec, source),
             mode=self.config.brir_mode,
-            rng=np.random.default_rng(np.random.SeedSequence([spec.tail_seed, source.seed])),
+            rng=seeding.rng(spec.tail_seed, source.seed),
         )
 
     @staticmethod
@@ -96,9 +97,7 @@ class SceneRenderer:
         clean_reverb = np.zeros((len(targets), channels, n))
         classes, source_ids, units, drrs = [], [], [], []
         for k, source in enumerate(targets):
-            clip = self.source_bank.sample(
-                np.random.default_rng(source.seed), cfg.duration_s, cfg.sample_rate
-            )
+            clip = self.source_bank.sample(seeding.rng(source.seed), cfg.duration_s, cfg.sample_rate)
             response = self._response(spec, source)
             dry[k] = clip.signal
             clean_reverb[k] = fft_convolve(clip.signal[None, :], response.full)[:, :n]
@@ -115,7 +114,7 @@ class SceneRenderer:
             factory = make_noise_signal_factory(
                 spec.noise_type, cfg.sample_rate, self._babble_bank(spec.noise_type)
             )
-            signal = factory(np.random.default_rng(source.seed), n)
+            signal = factory(seeding.rng(source.seed), n)
             wet = fft_convolve(signal[None, :], self._response(spec, source).full)[:, :n]
             gain = math.sqrt(target_power * 10 ** (source.level_db / 10) / max(float(np.mean(wet**2)), 1e-20))
             noise += gain * wet
@@ -124,7 +123,7 @@ class SceneRenderer:
             self.receiver,
             spec.noise_type,
             n,
-            np.random.default_rng(spec.noise_seed),
+            seeding.rng(spec.noise_seed),
             speech_bank=self._babble_bank(spec.noise_type),
         )
         _, diffuse = mix_at_snr(target_mix, diffuse, spec.snr_db)

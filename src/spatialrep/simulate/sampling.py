@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from spatialrep import seeding
 from spatialrep.geometry.coordinates import angular_distance, rotate_yaw, spherical_to_cartesian, wrap_angle
 from spatialrep.simulate.rooms import ShoeboxRoom
 from spatialrep.simulate.scene import SceneSpec, SourceSpec
@@ -27,7 +28,7 @@ def example_rng(seed: int, index: int) -> np.random.Generator:
     """The generator of example ``index`` of a dataset with base ``seed``."""
     if seed < 0 or index < 0:
         raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
-    return np.random.default_rng(np.random.SeedSequence([seed, index]))
+    return seeding.rng(seed, index)
 
 
 def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

@@ -1,28 +1,47 @@
-"""Shared training infrastructure: config, a generic LightningModule, the loop, checkpoints.
+"""Shared training: config, a generic LightningModule, the loop, checkpoints, the model registry.
 
-A method composes a model and a step function into a :class:`MethodModule` and calls :func:`fit`; see
-``docs/training.md``.
+A method registers its model classes (:func:`register_model`) and trains them with :func:`train_model`, which
+builds the model from a seed, wraps it with its step function in a :class:`MethodModule`, runs :func:`fit` and
+reloads the best weights; see ``docs/training.md``.
 """
 
-from spatialrep.train.checkpoint import CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
+from spatialrep.train.checkpoint import (
+    CheckpointMeta,
+    checkpoint_dir,
+    checkpoint_name,
+    load_checkpoint,
+    read_meta,
+    register_model,
+    registered_models,
+    save_checkpoint,
+)
 from spatialrep.train.config import TrainConfig, resolve_precision
 from spatialrep.train.data import ResumableSampler, make_loader
 from spatialrep.train.loop import FitResult, fit, quiet_lightning
-from spatialrep.train.module import MethodModule, StepFn, lr_factor
+from spatialrep.train.module import MethodModule, StepContext, StepFn, lr_factor
+from spatialrep.train.trainer import TrainedModel, build_seeded, train_model
 
 __all__ = [
     "CheckpointMeta",
     "FitResult",
     "MethodModule",
     "ResumableSampler",
+    "StepContext",
     "StepFn",
     "TrainConfig",
+    "TrainedModel",
+    "build_seeded",
+    "checkpoint_dir",
+    "checkpoint_name",
     "fit",
     "load_checkpoint",
     "lr_factor",
     "make_loader",
     "quiet_lightning",
     "read_meta",
+    "register_model",
+    "registered_models",
     "resolve_precision",
     "save_checkpoint",
+    "train_model",
 ]

@@ -1,7 +1,12 @@
 """Exported checkpoints: ``model.safetensors`` (weights) + ``model.json`` (how to rebuild the model).
 
 Loading never unpickles: weights come from safetensors, metadata from JSON, and the model is rebuilt by a
-factory (``create_encoder``-like callable or a name → constructor mapping).
+factory: by default the model registry (classes decorated with :func:`register_model`), or a
+``create_encoder``-like callable or a name → constructor mapping.
+
+The registry holds every checkpointable model class under the name its checkpoints carry. A method module
+registers its classes when it is imported; :func:`spatialrep.methods.load_model` imports every method module
+first, so a checkpoint of any method loads by path alone.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 import platform
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import safetensors
 import safetensors.torch
@@ -28,7 +33,66 @@ FORMAT = "spatialrep-checkpoint"
 FORMAT_VERSION = 1
 _MAX_LISTED = 8
 
+_SUBFOLDERS = ("model", "best", "last")
+
 Factory = Callable[..., nn.Module] | Mapping[str, Callable[..., nn.Module]]
+ModelClass = TypeVar("ModelClass", bound=type[nn.Module])
+
+_REGISTRY: dict[str, type[nn.Module]] = {}
+
+
+def register_model(name: str) -> Callable[[ModelClass], ModelClass]:
+    """Class decorator: checkpoints of the class carry ``name`` and :func:`load_checkpoint` rebuilds them.
+
+    The class must be constructible from JSON-serialisable keyword arguments (what ``model.json`` stores).
+
+    Raises:
+        ValueError: an empty name, or a name already registered (by any class).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"model name must be a non-empty string, got {name!r}")
+
+    def decorator(cls: ModelClass) -> ModelClass:
+        if name in _REGISTRY:
+            raise ValueError(f"model name {name!r} is already registered by {_REGISTRY[name].__qualname__}")
+        _REGISTRY[name] = cls
+        cls.checkpoint_name = name  # type: ignore[attr-defined]
+        return cls
+
+    return decorator
+
+
+def registered_models() -> dict[str, type[nn.Module]]:
+    """Registered model names -> classes (a copy)."""
+    return dict(_REGISTRY)
+
+
+def checkpoint_name(model: nn.Module | type[nn.Module]) -> str:
+    """The registered name of a model class (or of an instance's class).
+
+    Raises:
+        TypeError: the class is not registered with :func:`register_model`.
+    """
+    cls = model if isinstance(model, type) else type(model)
+    name = cls.__dict__.get("checkpoint_name")
+    if not isinstance(name, str) or _REGISTRY.get(name) is not cls:
+        raise TypeError(f"{cls.__qualname__} is not a registered model (decorate it with @register_model)")
+    return name
+
+
+def checkpoint_dir(path: str | os.PathLike[str]) -> Path:
+    """The checkpoint folder of ``path``: ``path`` itself or its ``model/``, ``best/`` or ``last/`` subfolder
+    (the first holding a ``model.json``).
+
+    Raises:
+        FileNotFoundError: none of them holds a ``model.json``.
+    """
+    folder = Path(path)
+    for candidate in (folder, *(folder / name for name in _SUBFOLDERS)):
+        if (candidate / META_FILE).is_file():
+            return candidate
+    subfolders = ", ".join(f"{name}/" for name in _SUBFOLDERS)
+    raise FileNotFoundError(f"no model checkpoint ({META_FILE}) in {folder} or its {subfolders} folder")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +102,8 @@ class CheckpointMeta:
     Attributes:
         model_name: registry name the factory rebuilds the model from.
         model_kwargs: constructor keyword arguments (as JSON gives them back: tuples are lists).
-        feature_config: the feature front-end configuration as a dict (``FeatureConfig.from_dict``
-            rebuilds it).
+        feature_config: the method's feature front-end configuration as a dict (informative: the model is
+            rebuilt from ``model_kwargs``).
         versions: versions of spatialrep, torch, safetensors and Python that wrote the checkpoint.
         extra: free-form JSON metadata (method, step, metrics, ...).
     """
@@ -97,7 +161,7 @@ def save_checkpoint(
         model: the module whose ``state_dict()`` is saved (buffers included).
         model_name: the factory's name for the model.
         model_kwargs: the constructor arguments (JSON-serialisable).
-        feature_config: a dict or an object with ``to_dict()`` (``FeatureConfig``), or ``None``.
+        feature_config: a dict or an object with ``to_dict()`` (a front-end config), or ``None``.
         extra: more JSON-serialisable metadata.
 
     Returns:
@@ -180,12 +244,14 @@ def read_meta(directory: str | os.PathLike[str]) -> CheckpointMeta:
     )
 
 
-def _build(factory: Factory, meta: CheckpointMeta) -> nn.Module:
+def _build(factory: Factory | None, meta: CheckpointMeta) -> nn.Module:
+    if factory is None:
+        factory = _REGISTRY
     if isinstance(factory, Mapping):
         if meta.model_name not in factory:
             raise KeyError(
                 f"checkpoint model {meta.model_name!r} is not in the registry; "
-                f"known: {', '.join(sorted(factory))}"
+                f"known: {', '.join(sorted(factory)) or 'none (import the method module that defines it)'}"
             )
         model = factory[meta.model_name](**meta.model_kwargs)
     else:
@@ -203,13 +269,17 @@ def _listed(names: list[str]) -> str:
 
 
 def load_checkpoint(
-    directory: str | os.PathLike[str], factory: Factory, *, map_location: str | torch.device = "cpu"
+    directory: str | os.PathLike[str],
+    factory: Factory | None = None,
+    *,
+    map_location: str | torch.device = "cpu",
 ) -> tuple[nn.Module, CheckpointMeta]:
     """Rebuild the model of a checkpoint written by :func:`save_checkpoint` and load its weights.
 
     Args:
         directory: the checkpoint folder.
-        factory: ``factory(name, **kwargs)`` (like ``create_encoder``) or a mapping ``name -> constructor``.
+        factory: ``factory(name, **kwargs)`` (like ``create_encoder``), a mapping ``name -> constructor``, or
+            ``None`` for the model registry (:func:`register_model`).
         map_location: device of the loaded tensors.
 
     Returns:

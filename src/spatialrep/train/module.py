@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import random
 from collections.abc import Callable, Mapping
@@ -12,10 +14,40 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from spatialrep import seeding
 from spatialrep.train.config import TrainConfig
 
-StepFn = Callable[[nn.Module, Any], Mapping[str, Tensor]]
-"""``step(model, batch) -> {"loss": scalar, other scalars...}``."""
+StepFn = Callable[..., Mapping[str, Tensor]]
+"""``step(model, batch) -> {"loss": scalar, other scalars...}``, or ``step(model, batch, context)`` with a
+:class:`StepContext` for steps that draw random numbers (augmentation)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StepContext:
+    """What a step may need beyond the model and the batch.
+
+    Attributes:
+        stage: ``"train"`` or ``"val"``.
+        global_step: optimiser steps taken so far.
+        generator: training only: a generator on the model's device seeded from ``(TrainConfig.seed,
+            global_step)``; draws from it are the same after a resume, whatever ran before. ``None`` in
+            validation (which must not be random).
+    """
+
+    stage: str
+    global_step: int
+    generator: torch.Generator | None
+
+
+def _takes_context(step: StepFn) -> bool:
+    """Whether ``step`` accepts a third positional argument (the :class:`StepContext`)."""
+    try:
+        parameters = list(inspect.signature(step).parameters.values())
+    except (TypeError, ValueError):  # builtins and some C callables have no signature
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    variadic = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+    return variadic or len(positional) >= 3
 
 
 def lr_factor(
@@ -70,7 +102,8 @@ class MethodModule(L.LightningModule):
 
     Args:
         model: the module holding every trained parameter; it is what gets exported.
-        step: ``step(model, batch) -> dict`` with a scalar ``"loss"`` (optional when overriding ``compute``).
+        step: ``step(model, batch) -> dict`` with a scalar ``"loss"``, or ``step(model, batch, context)``
+            to receive a :class:`StepContext` (optional when overriding ``compute``).
         train_config: optimisation settings (default ``TrainConfig()``; ``fit`` replaces it by its own).
         model_name: registry name of ``model``, written into exported checkpoints.
         model_kwargs: constructor arguments of ``model`` (JSON-serialisable), written into checkpoints.
@@ -92,6 +125,7 @@ class MethodModule(L.LightningModule):
             raise TypeError(f"MethodModule: model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self._step = step
+        self._step_takes_context = step is not None and _takes_context(step)
         self.train_config = train_config or TrainConfig()
         self.model_name = model_name or type(model).__name__
         self.model_kwargs = dict(model_kwargs or {})
@@ -109,7 +143,17 @@ class MethodModule(L.LightningModule):
         """
         if self._step is None:
             raise TypeError(f"{type(self).__name__}: pass step=... or override compute()")
+        if self._step_takes_context:
+            return self._step(self.model, batch, self.step_context(stage))
         return self._step(self.model, batch)
+
+    def step_context(self, stage: str) -> StepContext:
+        """The :class:`StepContext` of the current step (a fresh generator per training step)."""
+        generator = None
+        if stage == "train":
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(seeding.derive_seed(self.train_config.seed, "step", int(self.global_step)))
+        return StepContext(stage=stage, global_step=int(self.global_step), generator=generator)
 
     def _shared(self, batch: Any, stage: str) -> Tensor:
         outputs = self.compute(batch, stage)

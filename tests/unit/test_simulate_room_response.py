@@ -7,7 +7,6 @@ import math
 import warnings
 
 import numpy as np
-import pyroomacoustics as pra
 import pytest
 from scipy import signal as sps
 
@@ -17,15 +16,12 @@ from spatialrep.geometry.coordinates import SPEED_OF_SOUND, rotate_yaw, spherica
 from spatialrep.simulate.diffuse import diffuse_field
 from spatialrep.simulate.hrtf import load_default_hrtf
 from spatialrep.simulate.receivers import FreeFieldArray
-from spatialrep.simulate.room_response import (
-    MIN_SOURCE_DISTANCE,
+from spatialrep.simulate.room_analysis import (
     direct_to_reverberant_ratio,
     edc_deviation,
     estimate_rt60,
-    image_sources,
-    room_response,
-    schroeder_edc,
 )
+from spatialrep.simulate.room_response import MIN_SOURCE_DISTANCE, image_sources, room_response
 from spatialrep.simulate.rooms import ShoeboxRoom
 from spatialrep.simulate.spherical_head import SphericalHead
 
@@ -56,30 +52,6 @@ def _rng(seed: int = 0) -> np.random.Generator:
 
 
 # ---------------------------------------------------------------- image sources
-
-
-def test_image_sources_match_pyroomacoustics() -> None:
-    room = ShoeboxRoom("r", (5.0, 4.0, 3.0), 0.4)
-    source, mic = np.array([1.2, 1.5, 1.4]), np.array([3.1, 2.2, 1.6])
-    ref = pra.ShoeBox(list(room.size), fs=16000, materials=pra.Material(room.absorption), max_order=3)
-    ref.add_source(source)
-    ref.add_microphone(mic)
-    ref.image_source_model()
-    ref_pos = ref.sources[0].images.T - mic
-    ref_order = ref.sources[0].orders
-    ref_damping = ref.sources[0].damping[0]
-
-    offset, distance, order = image_sources(
-        room, source, mic, float(np.linalg.norm(ref_pos, axis=1).max()) + 1
-    )
-    keep = order <= 3
-    ours = {tuple(np.round(o, 5)): k for o, k in zip(offset[keep], order[keep])}
-    theirs = {tuple(np.round(o, 5)): k for o, k in zip(ref_pos, ref_order)}
-    assert ours == theirs
-    np.testing.assert_allclose(ref_damping, room.reflection_coefficient**ref_order, rtol=1e-6)  # float32
-    np.testing.assert_allclose(distance, np.linalg.norm(offset, axis=1))
-    assert np.count_nonzero(order == 0) == 1
-    np.testing.assert_allclose(offset[order == 0][0], source - mic)
 
 
 def test_image_jitter_is_deterministic_bounded_and_spares_direct_path() -> None:
@@ -322,59 +294,6 @@ def test_short_length_without_tail_is_all_image_sources(pair: FreeFieldArray) ->
 
 
 # ---------------------------------------------------------------- utilities
-
-
-def _decaying_noise(rt60: float, fs: int, seconds: float, channels: int = 1) -> np.ndarray:
-    t = np.arange(int(seconds * fs)) / fs
-    noise = np.random.default_rng(0).standard_normal((channels, t.size))
-    return noise * 10 ** (-3 * t / rt60)  # amplitude falls 60 dB in rt60
-
-
-def test_schroeder_edc_and_rt60_on_exponential_noise() -> None:
-    h = _decaying_noise(0.5, 16000, 1.2)
-    edc = schroeder_edc(h)
-    assert edc.shape == h.shape and edc[0, 0] == 0.0
-    assert np.all(np.diff(edc) <= 1e-12)
-    assert estimate_rt60(h, 16000) == pytest.approx(0.5, rel=0.03)
-    assert estimate_rt60(h[0], 16000, (5, 25)) == pytest.approx(0.5, rel=0.05)
-    two = _decaying_noise(0.3, 16000, 1.0, channels=2)
-    assert estimate_rt60(two, 16000) == pytest.approx(0.3, rel=0.03)
-
-
-def test_utility_guards() -> None:
-    h = _decaying_noise(0.5, 16000, 0.2)
-    with pytest.raises(ValueError, match="too short for the fit"):
-        estimate_rt60(h, 16000)
-    with pytest.raises(ValueError, match="sample_rate"):
-        estimate_rt60(h, 0)
-    with pytest.raises(ValueError, match="decay_range_db"):
-        estimate_rt60(h, 16000, (25, 5))
-    with pytest.raises(ValueError, match="no energy"):
-        schroeder_edc(np.zeros((2, 10)))
-    with pytest.raises(ValueError, match="at least one tap"):
-        schroeder_edc(np.zeros(0))
-    with pytest.raises(ValueError, match="same number of taps"):
-        edc_deviation(np.ones(10), np.ones(11))
-    with pytest.raises(ValueError, match="decay_db"):
-        edc_deviation(np.ones(10), np.ones(10), 0.0)
-    with pytest.raises(ValueError, match="same shape"):
-        direct_to_reverberant_ratio(np.ones(10), np.ones(9))
-    with pytest.raises(ValueError, match="no energy"):
-        direct_to_reverberant_ratio(np.ones(10), np.zeros(10))
-
-
-def test_drr_and_edc_deviation_values() -> None:
-    direct = np.zeros((2, 100))
-    direct[:, 10] = 1.0
-    full = direct.copy()
-    full[:, 50:60] = np.sqrt(0.01)  # reverberant energy 0.1 per channel
-    assert direct_to_reverberant_ratio(full, direct) == pytest.approx(10.0)
-    assert direct_to_reverberant_ratio(direct, direct) == math.inf
-    h = _decaying_noise(0.5, 8000, 0.6)
-    assert edc_deviation(h, h) == 0.0
-    louder_tail = h.copy()
-    louder_tail[:, 800:] *= math.sqrt(2)
-    assert 0.5 < edc_deviation(h, louder_tail) < 3.01
 
 
 def test_diffuse_field_envelopes(pair: FreeFieldArray) -> None:

@@ -1,9 +1,14 @@
-"""Measurement-vector datasets of the SCE experiment, rendered in memory and cached as ``.npz``.
+"""Measurement-vector datasets: clips rendered in memory, reduced to features, cached as ``.npz``.
 
-Every clip is a source signal convolved with a binaural room impulse response (BRIR) from
-:func:`spatialrep.simulate.room_response.room_response` (hybrid mode), then reduced to SCE's time-averaged
-ILD/IPD vector. Directions come from the measured KEMAR grid (``frontal_directions``) so that KEMAR labels are
-exact (no nearest-neighbour HRIR lookup error). All randomness derives from ``(seed, name)``.
+Clip-level methods that read one feature vector per clip (SCE / WSCE and their baselines) need sets the
+scene sampler does not express: every direction of a grid exactly once per room or head, a fixed receiver
+position, exact measured directions. Each set is a list of *jobs* ``(brir_fn(rng) -> (2, taps), azimuth,
+elevation, group)``; every clip is a source signal convolved with its job's binaural room impulse response
+(BRIR, :func:`spatialrep.simulate.room_response.room_response`, hybrid mode), then reduced to SCE's
+time-averaged ILD/IPD vector. Directions come from the receiver's measured grid (:func:`frontal_directions`)
+so that KEMAR labels are exact (no nearest-neighbour HRIR lookup error). All randomness derives from
+``(seed, name, clip index)`` through :mod:`spatialrep.seeding`; a set is cached under its name and rebuilt
+only when its file is missing.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,19 +24,25 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from scipy.signal import fftconvolve
+from torch.utils.data import TensorDataset
 
+from spatialrep import seeding
 from spatialrep.features.measurement import sce_measurement_vector
 from spatialrep.io.atomic import atomic_path
 from spatialrep.simulate.room_response import room_response
 from spatialrep.simulate.rooms import RoomSampler, ShoeboxRoom, place_receiver_and_source, source_offset
 
 __all__ = [
-    "Dataset",
+    "FeatureSet",
+    "direction_dataset",
+    "fixed_brir",
     "frontal_directions",
     "load_or_build",
+    "placed_brir",
     "render_features",
     "split_indices",
-    "stable_seed",
+    "train_rooms",
+    "white_excitation",
 ]
 
 SAMPLE_RATE = 16000
@@ -45,7 +55,7 @@ DISTANCES_M = (1.0, 1.5, 2.0)
 
 
 @dataclasses.dataclass
-class Dataset:
+class FeatureSet:
     """Measurement vectors with their labels.
 
     Attributes:
@@ -62,23 +72,18 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.features.shape[0])
 
-    def subset(self, index: npt.ArrayLike) -> Dataset:
+    def subset(self, index: npt.ArrayLike) -> FeatureSet:
         idx = np.asarray(index, dtype=np.intp)
-        return Dataset(self.features[idx], self.azimuth[idx], self.elevation[idx], self.group[idx])
+        return FeatureSet(self.features[idx], self.azimuth[idx], self.elevation[idx], self.group[idx])
 
     def triple(self) -> tuple[Any, Any, Any]:
         return self.features, self.azimuth, self.elevation
 
     @staticmethod
-    def concat(parts: Sequence[Dataset]) -> Dataset:
-        return Dataset(
-            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(Dataset))
+    def concat(parts: Sequence[FeatureSet]) -> FeatureSet:
+        return FeatureSet(
+            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(FeatureSet))
         )
-
-
-def stable_seed(seed: int, name: str) -> np.random.SeedSequence:
-    """A seed sequence that depends only on ``seed`` and the string ``name``."""
-    return np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8"))])
 
 
 def frontal_directions(receiver: Any, stride: int, max_elevation_deg: float) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +133,7 @@ def placed_brir(
 
 def train_rooms(seed: int, count: int, name: str) -> list[ShoeboxRoom]:
     """``count`` random shoebox rooms (3-10 x 2-4 x 2.8-3.4 m, RT60 0.1-0.4 s) drawn from ``(seed, name)``."""
-    rng = np.random.default_rng(stable_seed(seed, name))
+    rng = seeding.rng(seed, name)
     return [TRAIN_ROOMS.sample(rng, room_id=f"{name}_{i}") for i in range(count)]
 
 
@@ -148,7 +153,7 @@ def render_features(
     *,
     snr_db: float | None = None,
     progress: Any = None,
-) -> Dataset:
+) -> FeatureSet:
     """Render one clip per job and reduce it to its measurement vector.
 
     Args:
@@ -160,7 +165,6 @@ def render_features(
         progress: an optional tqdm bar, advanced once per clip.
     """
     length = round(duration_s * SAMPLE_RATE)
-    root = stable_seed(seed, name)
     features = []
     batch: list[np.ndarray] = []
 
@@ -171,7 +175,7 @@ def render_features(
             batch.clear()
 
     for index, (brir_fn, _, _, _) in enumerate(jobs):
-        rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(index,)))
+        rng = seeding.rng(seed, name, spawn_key=(index,))
         brir = brir_fn(rng)
         signal = excitation(rng, length + brir.shape[1] - 1)
         clip = np.stack([fftconvolve(signal, brir[c], mode="valid") for c in range(2)])
@@ -184,7 +188,7 @@ def render_features(
         if progress is not None:
             progress.update(1)
     flush()
-    return Dataset(
+    return FeatureSet(
         np.concatenate(features).astype(np.float32),
         np.array([j[1] for j in jobs], dtype=np.float64),
         np.array([j[2] for j in jobs], dtype=np.float64),
@@ -194,22 +198,49 @@ def render_features(
 
 def split_indices(n: int, train_share: float, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Random ``train_share`` / rest split of ``range(n)`` from ``(seed, name)``; both parts sorted."""
-    order = np.random.default_rng(stable_seed(seed, name)).permutation(n)
+    order = seeding.rng(seed, name).permutation(n)
     cut = round(train_share * n)
     return np.sort(order[:cut]), np.sort(order[cut:])
 
 
-def _save(path: Path, data: Dataset) -> None:
+def _save(path: Path, data: FeatureSet) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **dataclasses.asdict(data))
 
 
-def load_or_build(cache: str | os.PathLike[str], name: str, build: Callable[[], Dataset]) -> Dataset:
+def load_or_build(cache: str | os.PathLike[str], name: str, build: Callable[[], FeatureSet]) -> FeatureSet:
     """``cache/<name>.npz`` if it exists, else ``build()`` stored there atomically."""
     path = Path(cache) / f"{name}.npz"
     if path.is_file():
         with np.load(path) as archive:
-            return Dataset(**{f.name: archive[f.name] for f in dataclasses.fields(Dataset)})
+            return FeatureSet(**{f.name: archive[f.name] for f in dataclasses.fields(FeatureSet)})
     data = build()
     _save(path, data)
     return data
+
+
+def direction_dataset(features: Any, azimuth: Any, elevation: Any, input_dim: int) -> TensorDataset:
+    """``(features, azimuth, elevation)`` float32 tensors as a dataset (radians).
+
+    Raises:
+        ValueError: wrong shapes or lengths, or NaN / infinite values (each named).
+    """
+    x = _float_tensor(features, "features", 2)
+    az = _float_tensor(azimuth, "azimuth", 1)
+    el = _float_tensor(elevation, "elevation", 1)
+    if x.shape[1] != input_dim:
+        raise ValueError(f"features must have {input_dim} columns, got {x.shape[1]}")
+    if not x.shape[0] == az.shape[0] == el.shape[0]:
+        raise ValueError(
+            f"features ({x.shape[0]}), azimuth ({az.shape[0]}), elevation ({el.shape[0]}) differ"
+        )
+    return TensorDataset(x, az, el)
+
+
+def _float_tensor(value: Any, name: str, ndim: int) -> torch.Tensor:
+    tensor = torch.as_tensor(np.asarray(value, dtype=np.float32))
+    if tensor.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(tensor.shape)}")
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return tensor
