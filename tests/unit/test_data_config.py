@@ -190,15 +190,16 @@ def test_grid_with_several_sources_in_a_split_override_is_refused():
 
 def test_budgets_are_nested_deterministic_and_reach_their_duration():
     durations = [0.5] * 40
-    budgets = select_budgets(durations, {"big": 10.0, "small": 2.0, "mid": 5.0}, seed=1)
-    assert [b.name for b in budgets] == ["small", "mid", "big"]
+    budgets, skipped = select_budgets(durations, {"big": 10.0, "small": 2.0, "mid": 5.0}, seed=1)
+    assert [b.name for b in budgets] == ["small", "mid", "big"] and skipped == {}
     assert [len(b.rows) for b in budgets] == [4, 10, 20]
     assert set(budgets[0].rows) <= set(budgets[1].rows) <= set(budgets[2].rows)
-    assert all(b.duration_s >= b.seconds for b in budgets) and not any(b.truncated for b in budgets)
-    assert select_budgets(durations, {"big": 10.0, "small": 2.0, "mid": 5.0}, seed=1) == budgets
-    assert select_budgets(durations, {"small": 2.0}, seed=2)[0].rows != budgets[0].rows
-    over = select_budgets(durations, {"huge": 100.0}, seed=1)[0]
-    assert over.truncated and len(over.rows) == 40
+    assert all(b.duration_s >= b.seconds for b in budgets)
+    assert select_budgets(durations, {"big": 10.0, "small": 2.0, "mid": 5.0}, seed=1)[0] == budgets
+    assert select_budgets(durations, {"small": 2.0}, seed=2)[0][0].rows != budgets[0].rows
+    # A budget longer than the split is not truncated silently: it is not made, and reported.
+    fitting, over = select_budgets(durations, {"huge": 100.0, "all": 20.0}, seed=1)
+    assert [b.name for b in fitting] == ["all"] and over == {"huge": 100.0}
 
 
 def test_plan_fingerprint_changes_with_anything_that_changes_the_bytes():

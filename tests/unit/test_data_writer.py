@@ -9,8 +9,9 @@ import pytest
 import soundfile as sf
 
 import spatialrep.data.writer as writer
+from spatialrep.data.datasets import ManifestDataset
 from spatialrep.data.executors import run_tasks
-from spatialrep.data.manifest import read_rows
+from spatialrep.data.manifest import ManifestError, read_rows
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.writer import DatasetExistsError, ShardError, render_dataset
 
@@ -35,7 +36,8 @@ def config():
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, config):
     out = tmp_path_factory.mktemp("reference")
-    report = render_dataset(config, out, workers=1)
+    with pytest.warns(UserWarning, match=r"10h \(5 s\) are longer than the train split \(4 s\)"):
+        report = render_dataset(config, out, workers=1)
     assert report.rendered_shards == 5 and report.skipped_shards == 0
     return out
 
@@ -82,16 +84,22 @@ def test_splits_are_disjoint_in_voices_rooms_and_heads(reference):
 def test_budgets_are_nested_manifest_views(reference):
     manifest_lines = set((reference / "manifest.csv").read_text().splitlines()[1:])
     budgets = {}
-    for name in ("10min", "1h", "10h"):
+    for name in ("10min", "1h"):
         lines = (reference / "budgets" / f"{name}.csv").read_text().splitlines()
         assert lines[0] == (reference / "manifest.csv").read_text().splitlines()[0]
         assert set(lines[1:]) <= manifest_lines
         budgets[name] = [r["id"] for r in read_rows(reference / "budgets" / f"{name}.csv")]
-    assert all(i.startswith("train-") for i in budgets["10h"])
-    assert set(budgets["10min"]) < set(budgets["1h"]) < set(budgets["10h"])
-    assert [len(budgets[n]) for n in ("10min", "1h", "10h")] == [2, 5, 8]  # 1 s, 2.5 s, 5 s (capped at 4 s)
+    assert all(i.startswith("train-") for i in budgets["1h"])
+    assert set(budgets["10min"]) < set(budgets["1h"])
+    assert [len(budgets[n]) for n in ("10min", "1h")] == [2, 5]  # 1 s, 2.5 s of 0.5 s clips
+    # The 10h budget (5 s) is longer than the train split (8 x 0.5 s): not made, and asking for it says why.
     info = json.loads((reference / "dataset.json").read_text())
-    assert info["budgets"]["10h"]["truncated"] and not info["budgets"]["1h"]["truncated"]
+    assert info["budgets"]["10h"] == {"requested_s": 5.0, "available": False, "train_split_s": 4.0}
+    assert not (reference / "budgets" / "10h.csv").exists()
+    with pytest.raises(
+        ManifestError, match=r"'10h'.*5.0 s of labelled audio but the train split holds 4.0 s"
+    ):
+        ManifestDataset(reference, budget="10h")
 
 
 def test_resume_skips_finished_shards_and_ends_with_the_same_bytes(reference, config, tmp_path):

@@ -217,6 +217,24 @@ def check_files(
         raise ManifestError(f"manifest {manifest} names {len(missing)} missing audio file(s): {shown}")
 
 
+def _refuse_unavailable_budget(root: Path, budget: str) -> None:
+    """Raise the reason recorded in ``dataset.json`` for a budget that was asked for but not made."""
+    info_path = root / "dataset.json"
+    if not info_path.is_file():
+        return
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    entry = info.get("budgets", {}).get(budget) if isinstance(info, dict) else None
+    if isinstance(entry, dict) and entry.get("available") is False:
+        raise ManifestError(
+            f"label budget {budget!r} of dataset {root} asks for {entry.get('requested_s')} s of labelled "
+            f"audio but the train split holds {entry.get('train_split_s')} s, so it was not made; render "
+            "more examples or use a smaller budget"
+        )
+
+
 def find_manifest(path: str | os.PathLike[str], budget: str | None = None) -> Path:
     """The manifest CSV of a dataset folder (or a CSV path), or of one of its budgets.
 
@@ -228,6 +246,7 @@ def find_manifest(path: str | os.PathLike[str], budget: str | None = None) -> Pa
         if budget is not None:
             candidate = p / BUDGETS_DIR / f"{budget}.csv"
             if not candidate.is_file():
+                _refuse_unavailable_budget(p, budget)
                 valid = (
                     sorted(q.stem for q in (p / BUDGETS_DIR).glob("*.csv"))
                     if (p / BUDGETS_DIR).is_dir()

@@ -285,21 +285,22 @@ class Budget:
         seconds: requested duration.
         rows: positions of its examples in the training split, sorted.
         duration_s: their total duration.
-        truncated: the training split is shorter than requested (the budget holds all of it).
     """
 
     name: str
     seconds: float
     rows: tuple[int, ...]
     duration_s: float
-    truncated: bool
 
 
-def select_budgets(durations: Sequence[float], budgets: Mapping[str, float], seed: int) -> list[Budget]:
+def select_budgets(
+    durations: Sequence[float], budgets: Mapping[str, float], seed: int
+) -> tuple[list[Budget], dict[str, float]]:
     """Nested labelled subsets: each budget is a prefix of one seeded permutation of the training examples.
 
     A budget takes the fewest examples of the permutation whose durations reach its seconds, so a smaller
-    budget is always inside a larger one.
+    budget is always inside a larger one. A budget longer than the whole training split is not made (a
+    truncated budget would silently hold less than its name says): it is returned among the skipped ones.
 
     Args:
         durations: seconds of each training example, in manifest order.
@@ -307,17 +308,18 @@ def select_budgets(durations: Sequence[float], budgets: Mapping[str, float], see
         seed: the dataset seed.
 
     Returns:
-        The budgets, smallest first.
+        ``(budgets, skipped)``: the budgets that fit, smallest first, and ``{name: seconds}`` of the others.
     """
     order = seeding.rng(seed, _BUDGET_STREAM).permutation(len(durations))
     cumulative = np.cumsum(np.asarray(durations, dtype=np.float64)[order]) if len(durations) else np.zeros(0)
     total = float(cumulative[-1]) if len(cumulative) else 0.0
     out = []
+    skipped: dict[str, float] = {}
     for name, seconds in sorted(budgets.items(), key=lambda kv: (kv[1], kv[0])):
-        truncated = seconds > total + 1e-9
-        count = len(order) if truncated else int(np.searchsorted(cumulative, seconds - 1e-9) + 1)
+        if seconds > total + 1e-9:
+            skipped[name] = float(seconds)
+            continue
+        count = int(np.searchsorted(cumulative, seconds - 1e-9) + 1)
         rows = tuple(sorted(int(i) for i in order[:count]))
-        out.append(
-            Budget(name, float(seconds), rows, float(cumulative[count - 1]) if count else 0.0, truncated)
-        )
-    return out
+        out.append(Budget(name, float(seconds), rows, float(cumulative[count - 1]) if count else 0.0))
+    return out, skipped

@@ -350,7 +350,15 @@ def assemble(out: Path, plan: DatasetPlan) -> dict[str, Any]:
     rows = [{c: decode_cell(c, v) for c, v in zip(header, r)} for r in records]
     config = plan.config
     train = [k for k, r in enumerate(rows) if r["split"] == "train"]
-    budgets = select_budgets([_duration(rows[k]) for k in train], config.budgets, config.seed)
+    train_seconds = sum(_duration(rows[k]) for k in train)
+    budgets, skipped = select_budgets([_duration(rows[k]) for k in train], config.budgets, config.seed)
+    if skipped:
+        warnings.warn(
+            f"label budget(s) {', '.join(f'{n} ({s:g} s)' for n, s in skipped.items())} are longer than the "
+            f"train split ({train_seconds:g} s) and were not made; render more examples to get them",
+            UserWarning,
+            stacklevel=2,
+        )
     budget_dir = out / BUDGETS_DIR
     for budget in budgets:
         selected = [records[train[i]] for i in budget.rows]
@@ -386,14 +394,19 @@ def assemble(out: Path, plan: DatasetPlan) -> dict[str, Any]:
         "manifest": MANIFEST,
         "splits": splits,
         "budgets": {
-            b.name: {
-                "file": f"{BUDGETS_DIR}/{b.name}.csv",
-                "requested_s": b.seconds,
-                "num_examples": len(b.rows),
-                "duration_s": round(b.duration_s, 6),
-                "truncated": b.truncated,
-            }
-            for b in budgets
+            **{
+                b.name: {
+                    "file": f"{BUDGETS_DIR}/{b.name}.csv",
+                    "requested_s": b.seconds,
+                    "num_examples": len(b.rows),
+                    "duration_s": round(b.duration_s, 6),
+                }
+                for b in budgets
+            },
+            **{
+                name: {"requested_s": seconds, "available": False, "train_split_s": round(train_seconds, 6)}
+                for name, seconds in skipped.items()
+            },
         },
         "versions": library_versions(),
         "plan": plan.to_dict(),
