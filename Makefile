@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install torch==2.13.0
 	# tinysoundfont's pyaudio dependency is for playback only and needs portaudio headers.
 	$(PIP) install --no-deps "tinysoundfont>=0.3.7"
+	# Two measured human heads (SOFA) for unseen-head tests: data only, so without the package's dependencies.
+	$(PIP) install --no-deps "spatialaudiometrics==0.1.2"
 	# The test extra brings the reference libraries; Ray (an optional extra) so the Ray executor is tested too.
 	$(PIP) install -e ".[test,ray]"
 	touch $(STAMP)

@@ -17,8 +17,9 @@ from spatialrep.methods.sce import SceEmbedding
 pytestmark = pytest.mark.slow  # minutes of rendering and training, end to end
 
 SMALLER = dataclasses.replace(
-    load_recipe("sce", scale="tiny"), direction_stride=9, num_train_rooms=2, test1_per_room=4,
-    num_test_rooms=1, test2_per_room=4, num_train_heads=1, max_steps=12, val_every_n_steps=6,
+    load_recipe("sce", scale="tiny"), azimuth_step_deg=20.0, num_train_rooms=2, directions_per_room=8,
+    test1_per_room=4, num_test_rooms=1, test2_per_room=4, num_train_heads=1, directions_per_head=8,
+    max_steps=12, val_every_n_steps=6,
 )  # fmt: skip
 
 
@@ -43,14 +44,17 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path: Path) -> None:
     assert all(Path(p).stat().st_size > 1000 for p in paths["boxplots"] + paths["embeddings"])
     summary = result.summary
     seen = {(r["experiment"], r["test_set"], r["method"]) for r in summary}
+    sweep = ("SCE ε=5°", "SCE ε=15°", "WSCE ε=15°", "WSCE ε=30°", "FF", "LEM")
     for test_set in ("seen_rooms", "unseen_rooms"):
-        for method in ("SCE", "WSCE", "FF", "LEM"):
+        for method in sweep:
             assert ("rooms", test_set, method) in seen
-    for method in ("SCE", "WSCE", "FF", "LEM"):
+    for method in sweep:
         assert ("fixed", "speech_15db", method) in seen and ("fixed", "speech_clean", method) in seen
+    # (c) and (d) use the first ε of each sweep only.
+    assert {r["method"] for r in summary if r["experiment"] == "fraction"} == {"SCE ε=5°", "FF", "LEM"}
     assert {r["fraction"] for r in summary if r["experiment"] == "fraction"} == {0.25, 0.7}
     assert {r["method"] for r in summary if r["experiment"] == "heads"} == {
-        "WSCE (KEMAR only)", "WSCE (KEMAR + spheres)",
+        "WSCE ε=15° (KEMAR only)", "WSCE ε=15° (KEMAR + spheres)",
     }  # fmt: skip
     for row in summary:
         assert 0.0 <= row["median_deg"] <= 180.0 and 0.0 <= row["el_median_deg"] <= 90.0
@@ -71,6 +75,11 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path: Path) -> None:
 
     model = load_model(out / "models" / "wsce")
     assert isinstance(model, SceEmbedding) and model.config.loss.mode == "wsce" and model.num_references > 0
+    assert model.config.loss.epsilon_deg == 15.0
+    log = (out / "runs" / "fixed" / "wsce_eps15" / "seed0" / "fit" / "best" / "model.json").read_text()
+    assert '"best_score"' in log  # selected by the validation localization error (the recipe's choice)
+    metrics = json.loads(log)["extra"]["metrics"]
+    assert "val/localization_error_deg" in metrics and metrics["lr"] <= 1e-3
     assert isinstance(load_model(out / "models" / "sce_azimuth"), SceEmbedding)
     assert result.try_model == out / "models" / "wsce"
 
@@ -78,7 +87,7 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path: Path) -> None:
     again = run(out)
     assert _numbers(again.summary) == _numbers(summary)
     # A unit killed before it finished (no done.json) is retrained from scratch to the same numbers.
-    unit = out / "runs" / "rooms" / "wsce" / "seed0"
+    unit = out / "runs" / "rooms" / "wsce_eps15" / "seed0"
     (unit / "done.json").unlink()
     (unit / "predictions.npz").unlink()
     third = run(out)

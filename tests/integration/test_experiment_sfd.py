@@ -52,57 +52,78 @@ def experiment(tmp_path_factory):
     return out, result, lines
 
 
-def test_every_model_and_baseline_is_evaluated_on_one_test_set(experiment):
+def test_every_model_baseline_and_floor_is_evaluated_on_each_test_set(experiment):
     out, result, lines = experiment
     methods = {"sfd-gcc_phat", "stft-dnn", "gccphat-dnn"}
     rows = result.rows
-    assert len(rows) == len(methods) * 2 * 2 + 1  # 3 learned x 2 budgets x 2 seeds + 1 classic
-    assert {r["method"] for r in rows} == methods | {"gcc-phat-itd"}
+    per_set = len(methods) * 2 * 2 + 1 + 2  # 3 learned x 2 budgets x 2 seeds + 1 classic + 2 floors
+    assert len(rows) == 2 * per_set  # the in-domain test split and the unseen (sphere) head
+    assert {r["test_set"] for r in rows} == {"in-domain", "sphere"}
+    assert {r["method"] for r in rows} == methods | {"gcc-phat-itd", "always-0°", "class-prior"}
     counts = {r["count"] for r in rows}
-    assert counts == {6.0}  # the test split of 48 examples (12.5 %), the same for every model
+    assert len(counts) == 1 and counts.pop() >= 4  # one test split, the same for every model
+    bands = {"[-20, -5)", "[-5, 0)", "[0, 10)", "[10, 30)"}
     for row in rows:
-        assert 0.0 <= row["mae_deg"] <= 180.0 and set(row["snr_bands"]) == {"[-10, 0)", "[0, 10)", "[10, 30)"}
-        assert len(row["pred_azimuth_deg"]) == 6
+        assert 0.0 <= row["mae_deg"] <= 180.0 and set(row["snr_bands"]) == bands
+        assert len(row["pred_azimuth_deg"]) == row["count"]
+    zero = next(r for r in rows if r["method"] == "always-0°" and r["test_set"] == "in-domain")
+    assert set(zero["pred_azimuth_deg"]) == {0.0}
     summary = {(r["method"], r["budget"]): r for r in result.summary}
     assert summary[("stft-dnn", "4s")]["n"] == 2 and summary[("gcc-phat-itd", "none")]["n"] == 1
+    assert summary[("class-prior", "floor")]["n"] == 1
     for name in ("results.csv", "results.json", "results.md", "mae_vs_snr.png", "mae_vs_labels.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "mae_vs_snr.png").read_bytes()[:4] == b"\x89PNG"
     table = (out / "results.md").read_text()
     assert "| sfd-gcc_phat | 4s | 2 |" in table and "MAE reduction against STFT-DNN" in table
-    assert "| gcc_phat | seed0 | 4 |" in table  # the pretraining diagnostic (val MSE vs predicting zero)
-    assert json.loads((out / "pretrain" / "gcc_phat" / "zero_predictor_val_mse.json").read_text())["mse"] > 0
+    assert "Best trivial floor on this test set" in table and "## Test set sphere" in table
+    assert "R² against the training-mean predictor" in table and "| gcc_phat | seed0 |" in table
+    reference = json.loads((out / "pretrain" / "gcc_phat" / "mean_predictor.json").read_text())
+    assert reference["mse"] > 0 and reference["zero_mse"] > 0
     assert table in "\n".join(lines)  # the table is printed
     stored = json.loads((out / "results.json").read_text())
     assert stored["metadata"]["config"]["targets"] == ["gcc_phat"] and len(stored["rows"]) == len(rows)
-    assert len(stored["metadata"]["units"]) == 26 and all(
-        u["wall_time_s"] >= 0 for u in stored["metadata"]["units"]
-    )
+    assert len(stored["metadata"]["units"]) == 1 + 12 + 2 * per_set
+    assert all(u["wall_time_s"] >= 0 for u in stored["metadata"]["units"])
     recipe = yaml.safe_load((out / "recipe.yaml").read_text())  # the resolved recipe, loadable as --config
     assert recipe["model"]["encoder"]["kwargs"]["d_model"] == 16 and recipe["dataset"]["num_examples"] == 48
     csv_lines = (out / "results.csv").read_text().splitlines()
-    assert len(csv_lines) == len(rows) + 1 and csv_lines[0].startswith("method,budget,seed")
+    assert len(csv_lines) == len(rows) + 1 and csv_lines[0].startswith("test_set,method,budget,seed")
     assert (result.try_model / "best" / "model.json").is_file() and result.try_file.is_file()
     assert not list(out.rglob("*.part"))
+
+
+def test_lag_range_comes_from_the_receiver():
+    config = micro()
+    assert config.max_lag == 15  # KEMAR: 0.81 ms = 13 samples, + 2
+    sfd = config.sfd_config("gcc_phat", "gcc:instance")
+    assert sfd.frontend.max_lag == sfd.target.max_lag == 15 and sfd.target.normalization == "instance"
+    fixed = dataclasses.replace(config, lags_from_receiver=False)
+    assert fixed.sfd_config("stft", "gcc").target.max_lag == config.model.target.max_lag
 
 
 def test_rerun_skips_finished_work_and_a_killed_run_resumes_to_the_same_numbers(experiment):
     out, result, _ = experiment
     lines: list[str] = []
     again = run(micro(), out, lines)
-    # 1 pretraining + 12 fine-tunings + 12 evaluations + 1 classic baseline
-    assert "[sfd] 26 units, 26 already done" in lines
+    # 1 pretraining + 12 fine-tunings + 2 test sets x (12 evaluations + 1 classic baseline + 2 floors)
+    assert "[sfd] 43 units, 43 already done" in lines
     assert [r["mae_deg"] for r in again.rows] == [r["mae_deg"] for r in result.rows]
 
     # A kill in the middle: one fine-tuning lost its marker and its evaluation, another evaluation never ran.
     shutil.rmtree(out / "finetune" / "stft-dnn" / "10s" / "seed1")
-    (out / "eval" / "stft-dnn__10s__seed1.json").unlink()
-    (out / "eval" / "gccphat-dnn__4s__seed0.json").unlink()
+    for test_set in ("in-domain", "sphere"):
+        (out / "eval" / test_set / "stft-dnn__10s__seed1.json").unlink()
+    (out / "eval" / "in-domain" / "gccphat-dnn__4s__seed0.json").unlink()
     lines = []
     resumed = run(micro(), out, lines)
-    assert "[sfd] 26 units, 23 already done" in lines
-    before = {(r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in result.rows}
-    after = {(r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in resumed.rows}
+    assert "[sfd] 43 units, 39 already done" in lines
+    before = {
+        (r["test_set"], r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in result.rows
+    }
+    after = {
+        (r["test_set"], r["method"], r["budget"], r["seed"]): r["pred_azimuth_deg"] for r in resumed.rows
+    }
     assert after == before
 
 
@@ -119,7 +140,7 @@ def test_foreign_folder_and_bad_configs_are_refused(tmp_path):
         run(micro(), tmp_path)
     with pytest.raises(ValueError, match=r"no scale 'huge'.*paper, small, tiny"):
         load_recipe("sfd", scale="huge")
-    with pytest.raises(ValueError, match="not SFD targets"):
+    with pytest.raises(ValueError, match=r"target .mfcc. is not <target>\[:<normalization>\]"):
         dataclasses.replace(micro(), targets=("mfcc",))
     with pytest.raises(ValueError, match="seeds"):
         dataclasses.replace(micro(), seeds=(1, 1))

@@ -29,8 +29,10 @@ def delayed_pair(delay: int, time: int = 4000) -> torch.Tensor:
     return torch.stack((left, right))[None]
 
 
-def targets(x: torch.Tensor, name: str = "gcc_phat", max_lag: int = 8) -> torch.Tensor:
-    return DistillationTarget(name, max_lag)(x, FRONT)
+def targets(
+    x: torch.Tensor, name: str = "gcc_phat", max_lag: int = 8, normalization: str = "frame"
+) -> torch.Tensor:
+    return DistillationTarget(name, max_lag, normalization)(x, FRONT)
 
 
 def test_defaults_match_the_paper_setup():
@@ -41,7 +43,7 @@ def test_defaults_match_the_paper_setup():
         160,
         False,
     )
-    assert FRONT.dim == 1028 and DistillationTarget().dim(FRONT) == 17  # ±8 lags
+    assert FRONT.dim == 1028 and DistillationTarget().dim(FRONT) == 31  # ±15 lags: KEMAR's ITD + 2
     assert FRONT.hop_s == 0.01 and FRONT.frame_s == 0.032
 
 
@@ -68,6 +70,8 @@ def test_target_guards_name_the_culprit():
         DistillationTarget(max_lag=-1)
     with pytest.raises(ValueError, match="max_lag=256"):
         DistillationTarget(max_lag=256).check(FRONT)
+    with pytest.raises(ValueError, match="normalization='clip'"):
+        DistillationTarget(normalization="clip")
 
 
 @pytest.mark.parametrize("time", [512, 4000, 8000, 8159])
@@ -86,11 +90,12 @@ def test_target_dims_documented():
         target_dim("x", 512, 8)
 
 
+@pytest.mark.parametrize("normalization", ["frame", "instance"])
 @pytest.mark.parametrize("name", TARGETS)
-def test_targets_finite_on_silence(name):
-    out = targets(torch.zeros(2, 2, 4000), name)
+def test_targets_finite_on_silence(name, normalization):
+    out = targets(torch.zeros(2, 2, 4000), name, normalization=normalization)
     assert torch.isfinite(out).all()
-    assert (out == 0).all()  # silence: zero GCC variance, cos/sin (0, 0), ILD 0 dB
+    assert (out == 0).all()  # silence: zero GCC (and variance), cos/sin (0, 0), ILD 0 dB
 
 
 def test_input_guards():
@@ -116,10 +121,10 @@ def test_gcc_phat_peak_side(delay, sign):
 
 def test_instance_normalisation_per_example():
     x = noise(batch=3) * torch.tensor([1.0, 10.0, 0.01])[:, None, None]
-    out = targets(x, "gcc")
+    out = targets(x, "gcc", normalization="instance")
     assert torch.allclose(out.mean(dim=(1, 2)), torch.zeros(3), atol=1e-5)
     assert torch.allclose(out.std(dim=(1, 2), unbiased=False), torch.ones(3), atol=1e-3)
-    single = torch.cat([targets(x[i : i + 1], "gcc") for i in range(3)])
+    single = torch.cat([targets(x[i : i + 1], "gcc", normalization="instance") for i in range(3)])
     assert torch.allclose(out, single, atol=1e-5)
     z = instance_normalize(torch.full((2, 3, 4), 5.0))
     assert (z == 0).all()
@@ -153,3 +158,57 @@ def test_gcc_phat_input_for_the_gccphat_dnn_baseline():
     # Frame-wise values, no statistics over the clip: a prefix gives the same first frames (causal input).
     prefix = front(x[..., :2000])
     torch.testing.assert_close(prefix, frames[:, : prefix.shape[1]])
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_frame_targets_are_causal_bit_for_bit(name):
+    """A frame's target depends on samples up to its end only: changing later audio leaves it unchanged."""
+    x = noise(batch=1, time=8000)
+    later = x.clone()
+    later[..., 4000:] = 10.0 * torch.randn(1, 2, 4000, generator=torch.Generator().manual_seed(5))
+    done = FRONT.num_frames(4000)  # frames that end before sample 4000
+    a, b = targets(x, name, max_lag=15), targets(later, name, max_lag=15)
+    assert torch.equal(a[:, :done], b[:, :done])
+    assert not torch.equal(a[:, done:], b[:, done:])
+
+
+def test_instance_normalisation_is_not_causal():
+    """Why "frame" is the default: with per-clip statistics, later audio changes earlier frames' targets."""
+    x = noise(batch=1, time=8000)
+    later = x.clone()
+    later[..., 4000:] *= 20.0
+    done = FRONT.num_frames(4000)
+    a = targets(x, "gcc", normalization="instance")
+    b = targets(later, "gcc", normalization="instance")
+    assert not torch.allclose(a[:, :done], b[:, :done])
+
+
+def test_frame_normalised_gcc_is_level_free_and_bounded():
+    x = noise(batch=1)
+    quiet, loud = targets(x * 1e-3, "gcc"), targets(x * 1e3, "gcc")
+    torch.testing.assert_close(quiet, loud, rtol=1e-4, atol=1e-6)
+    assert loud.abs().max() <= 1.0 + 1e-5
+    same = torch.stack((x[0, 0], x[0, 0]))[None]  # identical channels: a perfect correlation at lag 0
+    assert targets(same, "gcc")[0, :, 8].min() > 0.999
+
+
+def test_the_lag_range_covers_kemar_up_to_90_degrees():
+    """The target's peak tracks KEMAR's interaural delay at every frontal direction, ±90° included."""
+    import numpy as np
+    from scipy.signal import fftconvolve
+
+    from spatialrep.features.functional import default_max_lag
+    from spatialrep.simulate.receiver_factory import make_receiver
+
+    kemar = make_receiver("kemar", 16000)
+    max_lag = default_max_lag(kemar.max_delay, 16000)
+    assert max_lag == 15 == DistillationTarget().max_lag == FRONT.max_lag
+    azimuth = np.radians(np.arange(-90.0, 91.0, 15.0))
+    itd = kemar.itd(azimuth, np.zeros_like(azimuth), method="xcorr") * 16000  # samples, + = left leads
+    hrirs = kemar.impulse_responses(azimuth, np.zeros_like(azimuth))
+    mono = np.random.default_rng(0).standard_normal(8000 + hrirs.shape[-1])
+    clips = np.stack([[fftconvolve(mono, h[c], mode="valid")[:8000] for c in range(2)] for h in hrirs])
+    gcc = DistillationTarget("gcc_phat", max_lag)(torch.from_numpy(clips).float(), FRONT)
+    peak = gcc.mean(dim=1).argmax(dim=-1).numpy() - max_lag  # lag of the left relative to the right
+    np.testing.assert_allclose(peak, -itd, atol=1.0)
+    assert np.abs(peak).max() >= 11 and np.all(np.abs(peak) < max_lag)  # ±90° sits inside, not on the edge

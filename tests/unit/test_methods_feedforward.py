@@ -1,7 +1,8 @@
-"""Feed-forward baseline: own config, label scaling, tanh outputs, step, training, checkpoint, protocol."""
+"""Feed-forward baseline: one network per angle, labels u/180, step, training, checkpoint, protocol."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,9 @@ import torch
 from spatialrep.config import ConfigError
 from spatialrep.methods import Localizer, load_model
 from spatialrep.methods.feedforward import (
+    LABEL_SCALE_DEG,
     FeedForwardConfig,
     FeedForwardRegressor,
-    LabelScaler,
     ff_step,
     train_feedforward,
 )
@@ -21,47 +22,44 @@ from spatialrep.methods.sce import SceConfig, SceEmbedding
 from spatialrep.models import EncoderConfig
 from spatialrep.train import TrainConfig
 
-RANGES = [[-np.pi / 2, np.pi / 2], [-0.7, 0.7]]
-
 
 def config(dropout: float = 0.2) -> FeedForwardConfig:
-    kwargs = {"hidden_sizes": [729, 729], "output_dim": 2, "dropout": dropout, "activation": "sigmoid"}
+    kwargs = {"hidden_sizes": [729, 729], "output_dim": 1, "dropout": dropout, "activation": "sigmoid"}
     return FeedForwardConfig(encoder=EncoderConfig("mlp", kwargs))
 
 
-def test_label_scaler_round_trip_and_range() -> None:
-    labels = np.stack([np.linspace(-1.2, 1.4, 9), np.linspace(-0.5, 0.6, 9)], axis=1)
-    scaler = LabelScaler.from_labels(labels[:, 0], labels[:, 1])
-    scaled = scaler.scale(labels)
-    np.testing.assert_allclose(scaled.min(axis=0), [-1.0, -1.0])
-    np.testing.assert_allclose(scaled.max(axis=0), [1.0, 1.0])
-    np.testing.assert_allclose(scaler.unscale(scaled), labels, atol=1e-12)
-    assert LabelScaler(scaler.ranges).ranges == scaler.ranges
-    constant = LabelScaler.from_labels(np.zeros(4), np.ones(4))  # a constant label still gets a range
-    assert constant.high[0] > constant.low[0]
-    with pytest.raises(ValueError, match="low < high"):
-        LabelScaler([[1.0, 0.0]])
-    with pytest.raises(ValueError, match="two ranges"):
-        FeedForwardRegressor(FeedForwardConfig(), [[0.0, 1.0]])
+def test_one_network_per_angle_sharing_nothing() -> None:
+    model = FeedForwardRegressor(config())
+    assert set(model.networks) == {"azimuth", "elevation"}
+    az_params = {id(p) for p in model.networks["azimuth"].parameters()}
+    assert az_params.isdisjoint(id(p) for p in model.networks["elevation"].parameters())
+    x = torch.randn(5, 729, requires_grad=False)
+    out = model(x)
+    out[:, 0].sum().backward()  # the azimuth output moves only the azimuth network
+    assert all(p.grad is None or not p.grad.any() for p in model.networks["elevation"].parameters())
 
 
 def test_config_guards() -> None:
-    with pytest.raises(ConfigError, match="2 outputs"):
-        FeedForwardConfig(encoder=EncoderConfig("mlp", {"hidden_sizes": [8], "output_dim": 3}))
+    with pytest.raises(ConfigError, match="1 output"):
+        FeedForwardConfig(encoder=EncoderConfig("mlp", {"hidden_sizes": [8], "output_dim": 2}))
     with pytest.raises(ConfigError, match="unknown key"):
         FeedForwardConfig.from_dict({"loss": {}})
     assert FeedForwardConfig.from_dict(config().to_dict()) == config()
 
 
-def test_outputs_in_open_interval_and_step_is_mse() -> None:
+def test_outputs_in_open_interval_and_step_is_mse_of_degrees_over_180() -> None:
     torch.manual_seed(0)
-    model = FeedForwardRegressor(config(dropout=0.0), RANGES).eval()
+    model = FeedForwardRegressor(config(dropout=0.0)).eval()
     x = torch.randn(6, 729) * 50
     out = model(x)
     assert out.shape == (6, 2) and bool((out.abs() < 1).all())
     az, el = torch.linspace(-1.5, 1.5, 6), torch.linspace(-0.7, 0.7, 6)
-    target = torch.from_numpy(model.scaler.scale(torch.stack((az, el), 1).double().numpy())).float()
-    assert torch.allclose(ff_step(model, (x, az, el))["loss"], torch.nn.functional.mse_loss(out, target))
+    target = torch.rad2deg(torch.stack((az, el), 1)) / 180.0
+    result = ff_step(model, (x, az, el))
+    per_angle = (out - target).square().mean(dim=0)
+    torch.testing.assert_close(result["loss"], per_angle.sum())
+    torch.testing.assert_close(result["loss_azimuth"], per_angle[0])
+    assert LABEL_SCALE_DEG == 180.0 and abs(float(target[0, 0]) + 1.5 * 180 / math.pi / 180) < 1e-6
     with pytest.raises(TypeError, match="FeedForwardRegressor"):
         ff_step(SceEmbedding(SceConfig()), (x, az, el))
 

@@ -16,6 +16,7 @@ from spatialrep.features.distillation import DistillationTarget, FrameInput
 from spatialrep.methods import Directions, Embedder, Localizer, StreamingLocalizer, load_model
 from spatialrep.methods.sfd import (
     AzimuthHead,
+    FinetuneOptions,
     SfdConfig,
     SfdLocalizer,
     SfdPretrainer,
@@ -56,7 +57,7 @@ def context() -> StepContext:
 
 def test_defaults_match_the_paper_setup():
     cfg = SfdConfig()
-    assert cfg.frontend == FrameInput() and cfg.target == DistillationTarget("gcc_phat", 8)
+    assert cfg.frontend == FrameInput() and cfg.target == DistillationTarget("gcc_phat", 15, "frame")
     assert cfg.encoder.name == "causal_conformer" and cfg.encoder.kwargs["d_model"] == 256
     assert cfg.grid().num_classes == 37  # 5° over [-90°, 90°]
 
@@ -265,3 +266,25 @@ def test_head_guards():
     with pytest.raises(ValueError, match="region='rear'"):
         AzimuthHead(region="rear")
     assert dataclasses.replace(AzimuthHead(), region="full").grid().num_classes == 72
+
+
+def test_soft_targets_and_encoder_learning_rate():
+    model = seeded(SfdLocalizer, tiny())
+    batch = _batch([[30.0], [-90.0]])
+    hard = finetune_step(model, batch)["loss"]
+    soft = finetune_step(model, batch, soft_targets_deg=5.0)
+    frame_logits, _ = model(model.config.frontend(batch["noisy"]))
+    target = torch.from_numpy(model.grid.soft_targets(np.radians([30.0, -90.0]), 5.0)).float()
+    expected = -(target[:, None] * torch.log_softmax(frame_logits, -1)).sum(-1).mean()
+    torch.testing.assert_close(soft["loss"], expected)
+    assert not torch.equal(soft["loss"], hard) and soft["accuracy"] == finetune_step(model, batch)["accuracy"]
+    model.encoder_lr_scale = 0.1
+    from spatialrep.train import MethodModule, TrainConfig
+
+    groups = MethodModule(model, finetune_step, train_config=TrainConfig(lr=1e-3))._parameter_groups()
+    assert [g["lr"] for g in groups] == pytest.approx([1e-4, 1e-3])
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    with pytest.raises(ConfigError, match="encoder_lr_scale"):
+        FinetuneOptions(encoder_lr_scale=0.0)
+    with pytest.raises(ConfigError, match="soft_targets_deg"):
+        FinetuneOptions(soft_targets_deg=-1.0)

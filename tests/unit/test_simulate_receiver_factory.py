@@ -78,3 +78,19 @@ def test_sofa_paths(tmp_path):
 def test_bad_specs(spec, match):
     with pytest.raises(ValueError, match=match):
         make_receiver(spec, 16000)
+
+
+def test_packaged_sofa_heads_load_without_importing_their_package() -> None:
+    import sys
+
+    receiver = make_receiver("sofa:spatialaudiometrics/example_sofa_1.sofa", 16000)
+    assert receiver.sample_rate == 16000 and 0.6e-3 < receiver.max_delay < 0.9e-3
+    assert "spatialaudiometrics" not in sys.modules  # data only: its code (and dependencies) never runs
+    with pytest.raises(ValueError, match="not installed"):
+        make_receiver("sofa:no_such_package_xyz/head.sofa", 16000)
+    with pytest.raises(
+        ValueError, match=r"no head_9\.sofa in package 'spatialaudiometrics'; it has: example"
+    ):
+        make_receiver("sofa:spatialaudiometrics/head_9.sofa", 16000)
+    with pytest.raises(ValueError, match="bad packaged SOFA reference"):
+        make_receiver("sofa:spatialaudiometrics", 16000)

@@ -93,7 +93,7 @@ def test_boundary_values_are_accepted(kwargs):
 
 def test_valid_option_lists():
     assert OPTIMIZERS == ("adamw", "adam")
-    assert SCHEDULERS == ("constant", "cosine", "linear_warmup_cosine")
+    assert SCHEDULERS == ("constant", "cosine", "linear_warmup_cosine", "plateau")
     assert PRECISIONS == ("32", "16-mixed", "bf16-mixed")
 
 
@@ -146,3 +146,45 @@ def test_lr_factor_cosine_ends_at_min_lr_ratio_and_stays():
 def test_lr_factor_unknown_scheduler_lists_valid():
     with pytest.raises(ValueError, match=r"unknown scheduler 'step'; valid: constant, cosine"):
         lr_factor(0, scheduler="step", total_steps=10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"lr": float("nan")}, "lr=nan"),
+        ({"lr": float("inf")}, "lr=inf"),
+        ({"grad_clip": float("nan")}, "grad_clip=nan"),
+        ({"plateau_factor": 1.0}, "plateau_factor"),
+        ({"scheduler": "plateau", "val_every_n_steps": 10}, "once per epoch"),
+    ],
+)
+def test_non_finite_numbers_and_plateau_settings_are_refused(kwargs, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        TrainConfig(**kwargs)
+
+
+def test_plateau_halves_the_rate_after_patience_epochs_without_improvement(tmp_path):
+    """ReduceLROnPlateau on the selection metric, stepped once per epoch after validation."""
+    import torch
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from spatialrep.train import MethodModule, fit, make_loader
+
+    x = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    y = torch.randn(32, 1, generator=torch.Generator().manual_seed(1))  # noise: the loss stops improving
+
+    def step(model, batch):
+        return {"loss": nn.functional.mse_loss(model(batch[0]), batch[1])}
+
+    config = TrainConfig(
+        max_epochs=30, max_steps=None, batch_size=32, lr=0.5, scheduler="plateau", plateau_patience=2,
+        accelerator="cpu", devices=1, log_every_n_steps=1,
+    )  # fmt: skip
+    module = MethodModule(nn.Linear(3, 1), step)
+    loader = make_loader(TensorDataset(x, y), batch_size=32, seed=0)
+    result = fit(
+        module, loader, make_loader(TensorDataset(x, y), batch_size=32, shuffle=False), config, tmp_path
+    )
+    assert result.metrics["lr"] < 0.5  # lowered at least once
+    assert any(abs(result.metrics["lr"] - 0.5 * 0.5**k) < 1e-9 for k in range(1, 12))  # by halves

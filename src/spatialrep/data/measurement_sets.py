@@ -37,6 +37,7 @@ __all__ = [
     "direction_dataset",
     "fixed_brir",
     "frontal_directions",
+    "grid_directions",
     "load_or_build",
     "placed_brir",
     "render_features",
@@ -105,6 +106,28 @@ def frontal_directions(receiver: Any, stride: int, max_elevation_deg: float) -> 
     return np.concatenate(out_az), np.concatenate(out_el)
 
 
+def grid_directions(
+    azimuth_step_deg: float, elevations_deg: Sequence[float], max_azimuth_deg: float = 90.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A regular frontal grid: azimuths ``-max..max`` every ``azimuth_step_deg`` on each elevation ring.
+
+    For receivers that render any direction (an interpolated HRTF set, a spherical head). Returns
+    ``(azimuth, elevation)`` radians, ring by ring.
+
+    Raises:
+        ValueError: a non-positive step or no elevation.
+    """
+    if not (math.isfinite(azimuth_step_deg) and azimuth_step_deg > 0):
+        raise ValueError(f"azimuth_step_deg must be > 0, got {azimuth_step_deg!r}")
+    if not len(elevations_deg):
+        raise ValueError("grid_directions needs at least one elevation")
+    count = math.floor(2 * max_azimuth_deg / azimuth_step_deg + 1e-9) + 1
+    azimuths = np.radians(-max_azimuth_deg + azimuth_step_deg * np.arange(count))
+    az = np.concatenate([azimuths] * len(elevations_deg))
+    el = np.repeat(np.radians(np.asarray(elevations_deg, dtype=np.float64)), count)
+    return az, el
+
+
 def fixed_brir(receiver: Any, azimuth: float, elevation: float, rng: np.random.Generator) -> np.ndarray:
     """Fixed-room BRIR, receiver at :data:`FIXED_RECEIVER` facing +x, source at 1.2 m; ``(2, taps)``."""
     source = FIXED_RECEIVER + source_offset(azimuth, elevation, FIXED_DISTANCE_M, 0.0)
@@ -151,7 +174,7 @@ def render_features(
     seed: int,
     name: str,
     *,
-    snr_db: float | None = None,
+    snr_db: float | tuple[float, float] | None = None,
     progress: Any = None,
 ) -> FeatureSet:
     """Render one clip per job and reduce it to its measurement vector.
@@ -161,7 +184,8 @@ def render_features(
         excitation: ``excitation(rng, length)`` mono source signal.
         duration_s: clip length after the steady-state convolution (``valid`` part only).
         seed, name: the randomness (one generator per clip from ``(seed, name, index)``).
-        snr_db: add spatially uncorrelated white noise at this SNR (mean power over both ears), or ``None``.
+        snr_db: add spatially uncorrelated white noise at this SNR (mean power over both ears): a number, a
+            ``(low, high)`` range (drawn uniformly per clip from its generator), or ``None``.
         progress: an optional tqdm bar, advanced once per clip.
     """
     length = round(duration_s * SAMPLE_RATE)
@@ -180,8 +204,9 @@ def render_features(
         signal = excitation(rng, length + brir.shape[1] - 1)
         clip = np.stack([fftconvolve(signal, brir[c], mode="valid") for c in range(2)])
         if snr_db is not None:
+            snr = float(rng.uniform(*snr_db)) if isinstance(snr_db, tuple) else float(snr_db)
             power = float(np.mean(clip**2))
-            clip = clip + rng.standard_normal(clip.shape) * math.sqrt(power / 10.0 ** (snr_db / 10.0))
+            clip = clip + rng.standard_normal(clip.shape) * math.sqrt(power / 10.0 ** (snr / 10.0))
         batch.append(clip)
         if len(batch) == 64:
             flush()

@@ -2,12 +2,13 @@
 
 ``spatialrep experiment sce --scale tiny|small`` (recipes in ``spatialrep/recipes/sce/``) builds the
 measurement-vector sets (:mod:`spatialrep.data.measurement_sets`), trains SCE (azimuth and elevation
-embeddings), WSCE and the feed-forward baseline with :func:`spatialrep.train.train_model` for each seed, fits
-Laplacian eigenmaps, localizes every test set by k-NN regression and writes ``results.csv``,
-``results.json``, ``results.md``, box plots and 3-D embedding plots. Each unit (one trained model and its test
-predictions) lives in ``out_dir/runs/<experiment>/<model>/seed<k>/``: ``predictions.npz``, then ``done.json``
-last; a rerun reuses finished units and retrains unfinished ones from scratch, so a killed run ends with the
-same numbers. See ``docs/sce.md``.
+embeddings), WSCE and the feed-forward baseline with :func:`spatialrep.train.train_model` for each seed and
+each neighbourhood size ``ε`` of the sweep, fits Laplacian eigenmaps, localizes every test set by k-NN
+regression and writes ``results.csv``, ``results.json``, ``results.md``, box plots and 3-D embedding plots.
+Each unit (one trained model and its test predictions) lives in
+``out_dir/runs/<experiment>/<model>/seed<k>/``: ``predictions.npz``, then ``done.json`` last; a rerun reuses
+finished units and retrains unfinished ones from scratch, so a killed run ends with the same numbers. See
+``docs/sce.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from spatialrep import seeding
@@ -33,17 +35,20 @@ from spatialrep.evaluate.metrics import angular_errors
 from spatialrep.experiments.report import aggregate, localization_row, markdown_table, write_results
 from spatialrep.experiments.runner import ExperimentResult, Unit, register_experiment, run_units, unit_timings
 from spatialrep.io.atomic import atomic_path
-from spatialrep.methods.feedforward import FeedForwardConfig, train_feedforward
+from spatialrep.methods.feedforward import FeedForwardConfig, FeedForwardRegressor, train_feedforward
 from spatialrep.methods.registry import load_model
 from spatialrep.methods.sce import PairLossConfig, SceConfig, SceEmbedding, train_sce
 from spatialrep.simulate.receiver_factory import make_receiver
 from spatialrep.simulate.sources import make_source_bank
 from spatialrep.simulate.spherical_head import make_synthetic_subjects
-from spatialrep.train import TrainConfig
+from spatialrep.train import TrainConfig, ValidationMetric
 
 __all__ = ["SceExperimentConfig", "run_sce_experiment"]
 
 SAMPLE_RATE = ms.SAMPLE_RATE
+SCHEDULES = ("constant", "plateau")
+SELECTIONS = ("loss", "localization")
+SELECTION_METRIC = "localization_error_deg"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,19 +57,35 @@ class SceExperimentConfig:
 
     Attributes:
         scale: the recipe's name (informative).
-        direction_stride: keep every n-th measured KEMAR azimuth per elevation ring (frontal, ±40°).
+        direction_stride: with ``azimuth_step_deg`` unset, keep every n-th measured KEMAR azimuth per
+            elevation ring (frontal, ±``max_elevation_deg``).
+        azimuth_step_deg: a regular grid instead, every ``azimuth_step_deg`` (the paper's data: 2°) on the
+            rings ``elevations_deg``, rendered with interpolated KEMAR HRTFs.
+        elevations_deg: the rings of the regular grid.
         clips_per_direction: white-noise training clips per direction in the fixed condition (split 70/30).
         test_clips_per_direction: speech test clips per direction (fixed condition and unseen heads).
         train_duration_s, test_duration_s: clip lengths.
-        num_train_rooms: rooms of (b); every direction once per room (split 70/30).
+        train_snr_db: background noise of every training and validation clip, uncorrelated white at an SNR
+            drawn uniformly in ``(low, high)`` dB per clip (the paper's recordings carry room noise), or
+            ``None`` for noiseless training clips.
+        num_train_rooms: rooms of (b); every direction (or ``directions_per_room`` of them) once per room.
+        directions_per_room: random directions per training room (``None``: all).
         test1_per_room: test directions per training room at new positions; ``num_test_rooms`` unseen rooms
             with ``test2_per_room`` directions each.
         fractions: training-set shares of (c) (of the whole pool; 0.7 = the full training split).
         num_train_heads, num_test_heads: synthetic spherical heads for (d) (plus KEMAR in training).
-        max_steps, val_every_n_steps, batch_size, lr: optimisation (best step by validation loss).
+        directions_per_head: random directions per synthetic head (``None``: all).
+        sce_epsilons, wsce_epsilons: the neighbourhood sweep of (a) and (b), degrees; the first of each is
+            the one used in (c), (d) and the exported models.
+        max_steps, val_every_n_steps, batch_size, lr: optimisation.
+        schedule: ``"constant"`` learning rate, or ``"plateau"``: halved after ``plateau_patience`` epochs
+            without improvement of the selection metric (the paper: 20), validating every epoch.
+        plateau_patience: epochs of ``"plateau"``.
+        selection: the best checkpoint by validation ``"loss"`` or by validation ``"localization"`` error
+            (the paper's choice: k-NN over the training embeddings; the regressor's own error for FF).
         seeds: seeds of the learned methods.
         data_seed: seed of every rendered set.
-        max_elevation_deg: elevation limit of the directions.
+        max_elevation_deg: elevation limit of the measured directions.
         snr_db: SNR of the noisy speech test set.
     """
 
@@ -89,6 +110,16 @@ class SceExperimentConfig:
     data_seed: int = 0
     max_elevation_deg: float = 40.0
     snr_db: float = 15.0
+    azimuth_step_deg: float | None = None
+    elevations_deg: tuple[float, ...] = (-40.0, -30.0, -20.0, -10.0, 0.0, 10.0, 20.0, 30.0, 40.0)
+    train_snr_db: tuple[float, float] | None = None
+    directions_per_room: int | None = None
+    directions_per_head: int | None = None
+    sce_epsilons: tuple[float, ...] = (5.0,)
+    wsce_epsilons: tuple[float, ...] = (15.0,)
+    schedule: str = "constant"
+    plateau_patience: int = 20
+    selection: str = "loss"
 
     def __post_init__(self) -> None:
         for name in ("direction_stride", "clips_per_direction", "test_clips_per_direction", "num_train_rooms",
@@ -97,24 +128,49 @@ class SceExperimentConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"SceExperimentConfig.{name}={value!r} must be a positive integer")
+        for name in ("directions_per_room", "directions_per_head"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise ConfigError(f"SceExperimentConfig.{name}={value!r} must be a positive integer or null")
         for name in ("train_duration_s", "test_duration_s", "lr"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"SceExperimentConfig.{name}={getattr(self, name)!r} must be > 0")
+        if self.azimuth_step_deg is not None and not self.azimuth_step_deg > 0:
+            raise ConfigError(f"SceExperimentConfig.azimuth_step_deg={self.azimuth_step_deg!r} must be > 0")
+        if self.train_snr_db is not None and not self.train_snr_db[0] <= self.train_snr_db[1]:
+            raise ConfigError(f"SceExperimentConfig.train_snr_db={self.train_snr_db!r} must be (low, high)")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"SceExperimentConfig.seeds={self.seeds!r} must be distinct and non-empty")
         if not self.fractions or not all(0.0 < f <= 0.7 + 1e-9 for f in self.fractions):
             raise ConfigError(f"SceExperimentConfig.fractions={self.fractions!r} must lie in (0, 0.7]")
+        for name in ("sce_epsilons", "wsce_epsilons"):
+            values = getattr(self, name)
+            if not values or len(set(values)) != len(values) or not all(0 < v <= 180 for v in values):
+                raise ConfigError(
+                    f"SceExperimentConfig.{name}={values!r} must be distinct values in (0, 180]"
+                )
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"SceExperimentConfig.schedule={self.schedule!r} is not one of {', '.join(SCHEDULES)}"
+            )
+        if self.selection not in SELECTIONS:
+            raise ConfigError(
+                f"SceExperimentConfig.selection={self.selection!r} is not one of {', '.join(SELECTIONS)}"
+            )
 
-
-# Method -> model config (None = the feed-forward baseline). SCE uses ε_u = 5° (the paper's SCE_sim5), WSCE
-# ε_u = 15° (the paper's recommended WSCE_sim15).
-_MODELS: dict[str, SceConfig | None] = {
-    "sce_azimuth": SceConfig(loss=PairLossConfig(mode="sce", target="azimuth", epsilon_deg=5.0)),
-    "sce_elevation": SceConfig(loss=PairLossConfig(mode="sce", target="elevation", epsilon_deg=5.0)),
-    "wsce": SceConfig(loss=PairLossConfig(mode="wsce", epsilon_deg=15.0)),
-    "ff": None,
-}
-_LABELS = {"wsce": "WSCE", "ff": "FF"}
+    def models(self, sweep: bool = True) -> dict[str, SceConfig | None]:
+        """Model name -> config (``None``: the feed-forward baseline); without ``sweep`` only the first ε."""
+        sce = self.sce_epsilons if sweep else self.sce_epsilons[:1]
+        wsce = self.wsce_epsilons if sweep else self.wsce_epsilons[:1]
+        out: dict[str, SceConfig | None] = {}
+        for eps in sce:
+            for target in ("azimuth", "elevation"):
+                loss = PairLossConfig(mode="sce", target=target, epsilon_deg=eps)
+                out[f"sce_{target}_eps{eps:g}"] = SceConfig(loss=loss)
+        for eps in wsce:
+            out[f"wsce_eps{eps:g}"] = SceConfig(loss=PairLossConfig(mode="wsce", epsilon_deg=eps))
+        out["ff"] = None
+        return out
 
 
 @contextmanager
@@ -133,8 +189,12 @@ class _Sets:
 
     def __init__(self, cfg: SceExperimentConfig, out: Path, progress: bool) -> None:
         self.cfg, self.cache, self.progress = cfg, out / "cache", progress
-        self.kemar = make_receiver("kemar", SAMPLE_RATE)
-        self.az, self.el = ms.frontal_directions(self.kemar, cfg.direction_stride, cfg.max_elevation_deg)
+        if cfg.azimuth_step_deg is None:
+            self.kemar = make_receiver("kemar", SAMPLE_RATE)
+            self.az, self.el = ms.frontal_directions(self.kemar, cfg.direction_stride, cfg.max_elevation_deg)
+        else:
+            self.kemar = make_receiver("kemar:interpolation=interpolated", SAMPLE_RATE)
+            self.az, self.el = ms.grid_directions(cfg.azimuth_step_deg, cfg.elevations_deg)
         self._speech: Any = None
         self.head_names: dict[str, list[str]] = {}
 
@@ -150,7 +210,7 @@ class _Sets:
         jobs: list[Any],
         excitation: Callable[[np.random.Generator, int], np.ndarray],
         duration: float,
-        snr: float | None,
+        snr: float | tuple[float, float] | None,
         seed_name: str | None = None,
     ) -> ms.FeatureSet:
         """Set ``name`` (cached); ``seed_name`` (default ``name``) fixes its randomness."""
@@ -178,13 +238,22 @@ def _fixed_jobs(receiver: Any, az: np.ndarray, el: np.ndarray, repeats: int, gro
     return jobs
 
 
+def _subset(count: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    return (
+        np.arange(count)
+        if limit is None or limit >= count
+        else np.sort(rng.choice(count, limit, replace=False))
+    )
+
+
 def _datasets(sets: _Sets) -> dict[str, ms.FeatureSet]:
     cfg, az, el = sets.cfg, sets.az, sets.el
     data: dict[str, ms.FeatureSet] = {}
     white = ms.white_excitation
+    noise = cfg.train_snr_db
     # (a) fixed condition: one room, KEMAR; white noise to train, speech + 15 dB uncorrelated noise to test.
     fixed = _fixed_jobs(sets.kemar, az, el, cfg.clips_per_direction)
-    pool = sets.build("fixed_pool", fixed, white, cfg.train_duration_s, None)
+    pool = sets.build("fixed_pool", fixed, white, cfg.train_duration_s, noise)
     tr, va = ms.split_indices(len(pool), 0.7, cfg.data_seed, "fixed_split")
     data["fixed_train"], data["fixed_val"] = pool.subset(tr), pool.subset(va)
     test_jobs = _fixed_jobs(sets.kemar, az, el, cfg.test_clips_per_direction)
@@ -193,7 +262,7 @@ def _datasets(sets: _Sets) -> dict[str, ms.FeatureSet]:
     data["fixed_test_clean"] = sets.build(
         "fixed_test_clean", test_jobs, sets.speech, cfg.test_duration_s, None, seed_name="fixed_test"
     )
-    # (b) varying rooms: every direction once per training room at a random placement.
+    # (b) varying rooms: every direction (or a random subset) once per training room at a random placement.
     rooms = ms.train_rooms(cfg.data_seed, cfg.num_train_rooms, "train_room")
     unseen = ms.train_rooms(cfg.data_seed, cfg.num_test_rooms, "unseen_room")
 
@@ -213,7 +282,8 @@ def _datasets(sets: _Sets) -> dict[str, ms.FeatureSet]:
                 )
         return jobs
 
-    rpool = sets.build("rooms_pool", room_jobs(rooms, None, "rooms_pool"), white, cfg.train_duration_s, None)
+    pool_jobs = room_jobs(rooms, cfg.directions_per_room, "rooms_pool")
+    rpool = sets.build("rooms_pool", pool_jobs, white, cfg.train_duration_s, noise)
     tr, va = ms.split_indices(len(rpool), 0.7, cfg.data_seed, "rooms_split")
     data["rooms_train"], data["rooms_val"] = rpool.subset(tr), rpool.subset(va)
     seen_jobs = room_jobs(rooms, cfg.test1_per_room, "rooms_test_seen")
@@ -227,16 +297,19 @@ def _datasets(sets: _Sets) -> dict[str, ms.FeatureSet]:
         cfg.num_train_heads + cfg.num_test_heads, seeding.rng(cfg.data_seed, "heads"), sample_rate=SAMPLE_RATE
     )
     train_heads, test_heads = heads[: cfg.num_train_heads], heads[cfg.num_train_heads :]
-    hjobs = [j for g, h in enumerate(train_heads, start=1) for j in _fixed_jobs(h, az, el, 1, g)]
-    hpool = sets.build("heads_pool", hjobs, white, cfg.train_duration_s, None)
+    head_rng = seeding.rng(cfg.data_seed, "head_directions")
+    hjobs = []
+    for g, head in enumerate(train_heads, start=1):
+        chosen = _subset(len(az), cfg.directions_per_head, head_rng)
+        hjobs += _fixed_jobs(head, az[chosen], el[chosen], 1, g)
+    hpool = sets.build("heads_pool", hjobs, white, cfg.train_duration_s, noise)
     tr, va = ms.split_indices(len(hpool), 0.7, cfg.data_seed, "heads_split")
     data["heads_train"] = ms.FeatureSet.concat([data["fixed_train"], hpool.subset(tr)])
     data["heads_val"] = ms.FeatureSet.concat([data["fixed_val"], hpool.subset(va)])
-    tjobs = [
-        j
-        for g, h in enumerate(test_heads, start=100)
-        for j in _fixed_jobs(h, az, el, cfg.test_clips_per_direction, g)
-    ]
+    tjobs = []
+    for g, head in enumerate(test_heads, start=100):
+        chosen = _subset(len(az), cfg.directions_per_head, head_rng)
+        tjobs += _fixed_jobs(head, az[chosen], el[chosen], cfg.test_clips_per_direction, g)
     # White-noise test clips as in the paper's CIPIC experiment.
     data["heads_test"] = sets.build("heads_test", tjobs, white, cfg.test_duration_s, None)
     sets.head_names = {"train": [h.name for h in train_heads], "test": [h.name for h in test_heads]}
@@ -253,12 +326,43 @@ def _fraction_subset(train: ms.FeatureSet, fraction: float, seed: int) -> ms.Fea
 
 
 def _train_config(cfg: SceExperimentConfig, seed: int, n_train: int) -> TrainConfig:
+    plateau = cfg.schedule == "plateau"
+    metric = f"val/{SELECTION_METRIC}" if cfg.selection == "localization" else "val/loss"
     return TrainConfig(
         max_steps=cfg.max_steps, batch_size=min(cfg.batch_size, n_train), lr=cfg.lr, optimizer="adam",
-        seed=seed,
-        val_every_n_steps=cfg.val_every_n_steps, checkpoint_every_n_steps=cfg.max_steps, accelerator="cpu",
-        devices=1, log_every_n_steps=max(1, cfg.val_every_n_steps), loggers=("csv",),
+        seed=seed, scheduler="plateau" if plateau else "constant", plateau_patience=cfg.plateau_patience,
+        val_every_n_steps=None if plateau else cfg.val_every_n_steps, early_stopping_metric=metric,
+        checkpoint_every_n_steps=cfg.max_steps, accelerator="cpu", devices=1,
+        log_every_n_steps=max(1, cfg.val_every_n_steps), loggers=("csv",),
     )  # fmt: skip
+
+
+def _selection_callbacks(
+    cfg: SceExperimentConfig, spec: SceConfig | None, train: ms.FeatureSet, val: ms.FeatureSet
+) -> list[ValidationMetric]:
+    """The validation localization error (degrees) to select checkpoints by, if the recipe asks for it."""
+    if cfg.selection != "localization":
+        return []
+    train_x, val_x = torch.from_numpy(train.features), torch.from_numpy(val.features)
+
+    def error(model: nn.Module) -> float:
+        if isinstance(model, FeedForwardRegressor):
+            az, el = model.predict_features(val_x)
+            return float(np.degrees(angular_errors(az, val.azimuth, el, val.elevation)).mean())
+        assert isinstance(model, SceEmbedding) and spec is not None
+        knn = KnnRegressor(spec.head.k).fit(
+            model.embed_features(train_x).double().numpy(), train.azimuth, train.elevation
+        )
+        az, el = knn.predict(model.embed_features(val_x).double().numpy())
+        if spec.loss.mode == "wsce":
+            errors = angular_errors(az, val.azimuth, el, val.elevation)
+        elif spec.loss.target == "azimuth":
+            errors = angular_errors(az, val.azimuth)
+        else:
+            errors = angular_errors(el, val.elevation)
+        return float(np.degrees(errors).mean())
+
+    return [ValidationMetric(SELECTION_METRIC, error)]
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -283,23 +387,26 @@ def _prediction_unit(name: str, directory: Path, work: Callable[[Path], dict[str
 
 
 def _learned_unit(
-    name: str, cfg: SceExperimentConfig, directory: Path, model: str, seed: int, train: ms.FeatureSet,
-    val: ms.FeatureSet, tests: Mapping[str, ms.FeatureSet],
+    name: str, cfg: SceExperimentConfig, directory: Path, spec: SceConfig | None, seed: int,
+    train: ms.FeatureSet, val: ms.FeatureSet, tests: Mapping[str, ms.FeatureSet],
 ) -> Unit:  # fmt: skip
     def work(folder: Path) -> dict[str, np.ndarray]:
         tc = _train_config(cfg, seed, len(train))
+        callbacks = _selection_callbacks(cfg, spec, train, val)
         out: dict[str, np.ndarray] = {}
-        spec = _MODELS[model]
         with _single_thread():
             if spec is None:
                 ff = train_feedforward(
-                    train.triple(), val.triple(), folder / "fit", FeedForwardConfig(), tc
+                    train.triple(), val.triple(), folder / "fit", FeedForwardConfig(), tc, callbacks=callbacks
                 ).model
+                assert isinstance(ff, FeedForwardRegressor)
                 for test_name, test in tests.items():
-                    a, e = ff.predict_features(torch.from_numpy(test.features))  # type: ignore[operator]
+                    a, e = ff.predict_features(torch.from_numpy(test.features))
                     out[f"{test_name}_azimuth"], out[f"{test_name}_elevation"] = a, e
             else:
-                sce = train_sce(train.triple(), val.triple(), folder / "fit", spec, tc).model
+                sce = train_sce(
+                    train.triple(), val.triple(), folder / "fit", spec, tc, callbacks=callbacks
+                ).model
                 assert isinstance(sce, SceEmbedding)
                 out["train_embedding"] = sce.ref_embeddings.double().numpy()
                 for test_name, test in tests.items():
@@ -356,27 +463,32 @@ class _Part:
 
 
 def _parts(cfg: SceExperimentConfig, data: Mapping[str, ms.FeatureSet], runs: Path) -> list[_Part]:
-    all_models = ("sce_azimuth", "sce_elevation", "wsce", "ff")
+    sweep = tuple(cfg.models(sweep=True))
+    primary = tuple(m for m in cfg.models(sweep=False) if not m.startswith("wsce"))
     fixed_tests = {"speech_15db": data["fixed_test"], "speech_clean": data["fixed_test_clean"]}
     parts = [
-        _Part("fixed", data["fixed_train"], data["fixed_val"], fixed_tests, all_models, runs / "fixed"),
+        _Part("fixed", data["fixed_train"], data["fixed_val"], fixed_tests, sweep, runs / "fixed"),
         _Part(
             "rooms", data["rooms_train"], data["rooms_val"],
             {"seen_rooms": data["rooms_test_seen"], "unseen_rooms": data["rooms_test_unseen"]},
-            all_models, runs / "rooms",
+            sweep, runs / "rooms",
         ),
     ]  # fmt: skip
     for fraction in cfg.fractions:
         train = _fraction_subset(data["fixed_train"], fraction, cfg.data_seed)
         root = runs / "fixed" if fraction >= 0.7 - 1e-9 else runs / f"fraction_{fraction:g}"
-        models = ("sce_azimuth", "sce_elevation", "ff")
-        parts.append(_Part("fraction", train, data["fixed_val"], fixed_tests, models, root, fraction))
+        parts.append(_Part("fraction", train, data["fixed_val"], fixed_tests, primary, root, fraction))
     return parts
+
+
+def _primary_wsce(cfg: SceExperimentConfig) -> str:
+    return f"wsce_eps{cfg.wsce_epsilons[0]:g}"
 
 
 def _units(
     cfg: SceExperimentConfig, parts: Sequence[_Part], data: Mapping[str, ms.FeatureSet], runs: Path
 ) -> list[Unit]:
+    specs = cfg.models(sweep=True)
     units: dict[Path, Unit] = {}  # the full fraction shares its units with the fixed condition
     for part in parts:
         for model in part.models:
@@ -385,25 +497,31 @@ def _units(
                 name = f"{part.root.name} {model} seed {seed}"
                 units.setdefault(
                     directory,
-                    _learned_unit(name, cfg, directory, model, seed, part.train, part.val, part.tests),
+                    _learned_unit(name, cfg, directory, specs[model], seed, part.train, part.val, part.tests),
                 )
         lem_dir = part.root / "lem"
         units.setdefault(lem_dir, _lem_unit(lem_dir, part.train, part.tests, f"{part.root.name} lem"))
     heads_test = {"heads_test": data["heads_test"]}
+    wsce = _primary_wsce(cfg)
     for seed in cfg.seeds:
         one = runs / "heads_one" / f"seed{seed}"
-        model_dir = runs / "fixed" / "wsce" / f"seed{seed}" / "fit"
-        units[one] = _reuse_unit(one, model_dir, heads_test, f"heads_one wsce seed {seed}")
+        model_dir = runs / "fixed" / wsce / f"seed{seed}" / "fit"
+        units[one] = _reuse_unit(one, model_dir, heads_test, f"heads_one {wsce} seed {seed}")
         many = runs / "heads_many" / f"seed{seed}"
         units[many] = _learned_unit(
-            f"heads_many wsce seed {seed}", cfg, many, "wsce", seed, data["heads_train"], data["heads_val"],
-            heads_test,
+            f"heads_many {wsce} seed {seed}", cfg, many, specs[wsce], seed, data["heads_train"],
+            data["heads_val"], heads_test,
         )  # fmt: skip
     return list(units.values())
 
 
 def _predictions(directory: Path) -> dict[str, np.ndarray]:
     return _load_npz(directory / "predictions.npz")
+
+
+def _label(cfg: SceExperimentConfig, method: str, eps: float) -> str:
+    several = len(cfg.sce_epsilons if method == "SCE" else cfg.wsce_epsilons) > 1
+    return f"{method} ε={eps:g}°" if several else method
 
 
 @register_experiment(
@@ -459,49 +577,63 @@ def run_sce_experiment(
             e_el = np.degrees(angular_errors(el, test.elevation))
             errors.setdefault(key, {})[method] = (e_az, e_el)
 
+    primary_sce = cfg.sce_epsilons[0]
+    wsce = _primary_wsce(cfg)
     for part in parts:
         preds = {m: [_predictions(part.root / m / f"seed{s}") for s in seeds] for m in part.models}
         lem = _predictions(part.root / "lem")
         if part.experiment == "fixed":
-            for model in ("sce_azimuth", "sce_elevation", "wsce"):
-                embeddings[model] = (preds[model][0]["train_embedding"], part.train)
+            primary = {
+                "sce_azimuth": f"sce_azimuth_eps{primary_sce:g}",
+                "sce_elevation": f"sce_elevation_eps{primary_sce:g}",
+                "wsce": wsce,
+            }
+            for plot_name, model in primary.items():
+                embeddings[plot_name] = (preds[model][0]["train_embedding"], part.train)
             embeddings["lem"] = (lem["train_embedding"], part.train)
         for name, test in part.tests.items():
             for i, seed in enumerate(seeds):
-                if "sce_azimuth" in preds:
-                    az = preds["sce_azimuth"][i][f"{name}_azimuth"]
-                    el = preds["sce_elevation"][i][f"{name}_elevation"]
-                    record(part.experiment, name, test, "SCE", seed, az, el, part.fraction)
-                for model, label in _LABELS.items():
+                for eps in cfg.sce_epsilons:
+                    az_model, el_model = f"sce_azimuth_eps{eps:g}", f"sce_elevation_eps{eps:g}"
+                    if az_model in preds:
+                        az = preds[az_model][i][f"{name}_azimuth"]
+                        el = preds[el_model][i][f"{name}_elevation"]
+                        record(
+                            part.experiment, name, test, _label(cfg, "SCE", eps), seed, az, el, part.fraction
+                        )
+                for eps in cfg.wsce_epsilons:
+                    model = f"wsce_eps{eps:g}"
                     if model in preds:
                         p = preds[model][i]
                         record(
-                            part.experiment, name, test, label, seed, p[f"{name}_azimuth"],
+                            part.experiment, name, test, _label(cfg, "WSCE", eps), seed, p[f"{name}_azimuth"],
                             p[f"{name}_elevation"], part.fraction,
                         )  # fmt: skip
+                if "ff" in preds:
+                    p = preds["ff"][i]
+                    az, el = p[f"{name}_azimuth"], p[f"{name}_elevation"]
+                    record(part.experiment, name, test, "FF", seed, az, el, part.fraction)
             lem_az, lem_el = lem[f"{name}_azimuth"], lem[f"{name}_elevation"]
             record(part.experiment, name, test, "LEM", None, lem_az, lem_el, part.fraction)
+    wsce_label = _label(cfg, "WSCE", cfg.wsce_epsilons[0])
     for seed in seeds:
-        for folder, label in (("heads_one", "WSCE (KEMAR only)"), ("heads_many", "WSCE (KEMAR + spheres)")):
+        for folder, label in (("heads_one", "KEMAR only"), ("heads_many", "KEMAR + spheres")):
             p = _predictions(runs / folder / f"seed{seed}")
             test = data["heads_test"]
-            record(
-                "heads",
-                "held_out_spheres",
-                test,
-                label,
-                seed,
-                p["heads_test_azimuth"],
-                p["heads_test_elevation"],
-            )
+            az, el = p["heads_test_azimuth"], p["heads_test_elevation"]
+            record("heads", "held_out_spheres", test, f"{wsce_label} ({label})", seed, az, el)
 
     models_dir = out / "models"
-    for model in ("sce_azimuth", "sce_elevation", "wsce"):
-        target = models_dir / model
+    exported = {
+        "sce_azimuth": f"sce_azimuth_eps{primary_sce:g}",
+        "sce_elevation": f"sce_elevation_eps{primary_sce:g}",
+        "wsce": wsce,
+    }
+    for target_name, model in exported.items():
+        target = models_dir / target_name
         if not (target / "model.json").is_file():
-            shutil.copytree(
-                runs / "fixed" / model / f"seed{seeds[0]}" / "fit" / "model", target, dirs_exist_ok=True
-            )
+            source = runs / "fixed" / model / f"seed{seeds[0]}" / "fit" / "model"
+            shutil.copytree(source, target, dirs_exist_ok=True)
 
     from spatialrep.experiments.sce_plots import boxplots, embedding_plots
 
@@ -520,18 +652,32 @@ def run_sce_experiment(
     )  # fmt: skip
     paths["boxplots"] = boxplots(out, errors)
     paths["embeddings"] = embedding_plots(out, embeddings)
-    paths["models"] = {m: str(models_dir / m) for m in ("sce_azimuth", "sce_elevation", "wsce")}
+    paths["models"] = {name: str(models_dir / name) for name in exported}
     log(markdown_table(summary, columns))
     return ExperimentResult(rows=rows, summary=summary, paths=paths, try_model=models_dir / "wsce")
 
 
 def _notes(cfg: SceExperimentConfig, directions: int, seeds: Sequence[int]) -> str:
+    grid = (
+        f"a regular grid every {cfg.azimuth_step_deg:g}° in azimuth (±90°) on the elevation rings "
+        f"{', '.join(f'{e:g}' for e in cfg.elevations_deg)}° (interpolated KEMAR)"
+        if cfg.azimuth_step_deg is not None
+        else f"measured frontal KEMAR directions (azimuth ±90°, elevation ±{cfg.max_elevation_deg:g}°)"
+    )
+    noise = (
+        "training clips carry uncorrelated white noise at "
+        f"{cfg.train_snr_db[0]:g}-{cfg.train_snr_db[1]:g} dB SNR"
+        if cfg.train_snr_db is not None
+        else "training clips are noiseless"
+    )
     return (
         "\nErrors in degrees: `median_deg` / `mae_deg` are the median / mean azimuth error per clip "
         "(wrapped absolute difference), `el_median_deg` / `el_mae_deg` the same for elevation; then the mean "
-        f"over seeds {list(seeds)} (`_std`: across seeds; LEM is deterministic, seed -1). "
-        f"{directions} frontal KEMAR directions (azimuth ±90°, elevation ±{cfg.max_elevation_deg:g}°). SCE = "
-        "azimuth from the azimuth embedding and elevation from the elevation embedding (ε_u = 5°); "
-        "WSCE ε_u = 15°; FF = feed-forward regressor; LEM = Laplacian eigenmaps (M = 10); all localize by "
-        "5-NN regression except FF.\n"
+        f"over seeds {list(seeds)} (`_std`: across seeds; LEM is deterministic, seed -1). {directions} "
+        f"directions: {grid}; {noise}. SCE = azimuth from the azimuth embedding and elevation from the "
+        f"elevation embedding; ε sweep SCE {list(cfg.sce_epsilons)}°, WSCE {list(cfg.wsce_epsilons)}° "
+        "(the first of each in (c), (d) and the exported models); FF = one feed-forward regressor per "
+        "angle; "
+        "LEM = Laplacian eigenmaps (M = 10); all localize by 5-NN regression except FF. Checkpoints selected "
+        f"by validation {cfg.selection}; learning rate {cfg.schedule}.\n"
     )

@@ -1,15 +1,18 @@
-"""The SFD experiment: every pretraining target x label budget x seed, supervised and classic baselines, one
-fixed test set (``spatialrep experiment sfd``; recipes in ``spatialrep/recipes/sfd/``; see ``docs/sfd.md``).
+"""The SFD experiment: every pretraining target x label budget x seed, supervised and classic baselines, the
+trivial floors, one fixed test set plus optional unseen-head test sets (``spatialrep experiment sfd``; recipes
+in ``spatialrep/recipes/sfd/``; see ``docs/sfd.md``).
 
 Output folder layout (every file written atomically; a rerun skips finished units, so a killed run resumes)::
 
     experiment.json, recipe.yaml    the configuration (a rerun with another one is refused)
     data/                           the rendered dataset (resumable itself)
+    data-<name>/                    an extra test set (the test split again with other scene settings)
     pretrain/<target>/seed<k>/      pretraining runs (``spatialrep.train.fit`` layout) + done.json
+    pretrain/<target>/mean_predictor.json   the training-mean predictor's validation MSE (for R²)
     finetune/<method>/<budget>/seed<k>/   fine-tuning runs; ``<method>`` is sfd-<target>, sfd-<target>-probe,
                                     stft-dnn or gccphat-dnn
-    eval/<method>__<budget>__seed<k>.json   test predictions and metrics of one model (a unit marker)
-    eval/<classic>.json             the same for a classic baseline
+    eval/<test set>/<method>__<budget>__seed<k>.json   test predictions and metrics of one model (a unit)
+    eval/<test set>/<name>.json     the same for a classic baseline or a trivial floor
     results.csv / results.json / results.md, mae_vs_snr.png, mae_vs_labels.png
 """
 
@@ -28,6 +31,7 @@ from spatialrep.data.datasets import ManifestDataset, collate_examples
 from spatialrep.data.manifest import ManifestError
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.writer import render_dataset
+from spatialrep.evaluate.floors import azimuth_floors, mean_predictor, r2_against_mean
 from spatialrep.experiments.report import (
     aggregate,
     localization_row,
@@ -44,21 +48,22 @@ from spatialrep.experiments.runner import (
     run_units,
     unit_timings,
 )
-from spatialrep.experiments.sfd_config import SfdExperimentConfig
+from spatialrep.experiments.sfd_config import SfdExperimentConfig, parse_target
 from spatialrep.methods.base import Localizer
 from spatialrep.methods.classic import classic_localizer
 from spatialrep.methods.registry import load_model
 from spatialrep.methods.sfd import finetune, pretrain
 from spatialrep.train import make_loader, read_meta
 
-__all__ = ["METRICS", "predict_azimuth", "run_sfd_experiment"]
+__all__ = ["IN_DOMAIN", "METRICS", "predict_azimuth", "run_sfd_experiment"]
 
 METRICS = ("mae_deg", "median_deg", "acc5", "acc10")
+IN_DOMAIN = "in-domain"
 Log = Callable[[str], None]
 
 
 class _InMemory(torch.utils.data.Dataset[Any]):
-    """A dataset's items read once and kept (the test set is evaluated by every model)."""
+    """A dataset's items read once and kept (a test set is evaluated by every model)."""
 
     def __init__(self, dataset: ManifestDataset) -> None:
         self.rows = dataset.rows
@@ -87,13 +92,23 @@ def predict_azimuth(localizer: Localizer, dataset: Any, sample_rate: int, batch_
     return np.concatenate(out).astype(np.float64)
 
 
+def _method_name(target: str, probe: bool = False) -> str:
+    name, normalization = parse_target(target)
+    suffix = "" if normalization == "frame" else f"-{normalization}"
+    return f"sfd-{name}{suffix}" + ("-probe" if probe else "")
+
+
+def _target_folder(target: str) -> str:
+    return target.replace(":", "-")
+
+
 def _learned_methods(config: SfdExperimentConfig) -> list[tuple[str, str, str | None, bool]]:
     """``(method, input kind, pretraining target or None, linear probe)`` of every learned model."""
     methods: list[tuple[str, str, str | None, bool]] = [
-        (f"sfd-{t}", "stft", t, False) for t in config.targets
+        (_method_name(t), "stft", t, False) for t in config.targets
     ]
     if config.linear_probe:
-        methods += [(f"sfd-{t}-probe", "stft", t, True) for t in config.targets]
+        methods += [(_method_name(t, probe=True), "stft", t, True) for t in config.targets]
     if "stft-dnn" in config.supervised:
         methods.append(("stft-dnn", "stft", None, False))
     if "gccphat-dnn" in config.supervised:
@@ -101,17 +116,18 @@ def _learned_methods(config: SfdExperimentConfig) -> list[tuple[str, str, str | 
     return methods
 
 
+def _pretrain_dir(out: Path, config: SfdExperimentConfig, target: str, seed: int) -> Path:
+    run_seed = seed if config.pretrain_per_seed else config.seeds[0]
+    return out / "pretrain" / _target_folder(target) / f"seed{run_seed}"
+
+
 def _training_units(out: Path, config: SfdExperimentConfig, progress: bool) -> list[Unit]:
     data = out / "data"
     units: list[Unit] = []
     pretrain_seeds = config.seeds if config.pretrain_per_seed else config.seeds[:1]
-
-    def pretrain_dir(target: str, seed: int) -> Path:
-        return out / "pretrain" / target / f"seed{seed if config.pretrain_per_seed else pretrain_seeds[0]}"
-
     for target in config.targets:
         for seed in pretrain_seeds:
-            run_dir = pretrain_dir(target, seed)
+            run_dir = _pretrain_dir(out, config, target, seed)
 
             def do_pretrain(
                 run_dir: Path = run_dir, target: str = target, seed: int = seed
@@ -131,7 +147,7 @@ def _training_units(out: Path, config: SfdExperimentConfig, progress: bool) -> l
         for budget in config.budgets:
             for seed in config.seeds:
                 run_dir = out / "finetune" / method / budget / f"seed{seed}"
-                init = pretrain_dir(init_target, seed) if init_target is not None else None
+                init = _pretrain_dir(out, config, init_target, seed) if init_target is not None else None
 
                 def do_finetune(
                     run_dir: Path = run_dir,
@@ -150,7 +166,7 @@ def _training_units(out: Path, config: SfdExperimentConfig, progress: bool) -> l
                         budget=budget,
                         init_from=init,
                         freeze_encoder=probe,
-                        augment=config.augment,
+                        options=config.finetune_options,
                         progress=progress,
                     )
                     return {"global_step": trained.fit.global_step}
@@ -167,16 +183,26 @@ def _classic(name: str, sample_rate: int) -> Localizer:
     return classic_localizer(name, load_default_hrtf(sample_rate))
 
 
+def _test_sets(out: Path, config: SfdExperimentConfig) -> dict[str, Path]:
+    return {IN_DOMAIN: out / "data", **{name: out / f"data-{name}" for name in config.extra_tests}}
+
+
+def _train_azimuth(data: Path) -> np.ndarray:
+    rows = ManifestDataset(data, split="train", signals=(), check_files=False).rows
+    return np.radians([float(row["azimuth_deg"][0]) for row in rows])
+
+
 def _eval_units(out: Path, config: SfdExperimentConfig) -> list[Unit]:
-    data = out / "data"
     units: list[Unit] = []
 
-    def evaluate(localizer: Callable[[int], Localizer], **keys: Any) -> dict[str, Any]:
+    def evaluate(data: Path, predict: Callable[[Any, int], np.ndarray], **keys: Any) -> dict[str, Any]:
         test, azimuth, snr, rate = _test_set(data)
-        pred = predict_azimuth(localizer(rate), test, rate, config.eval_batch_size)
         return localization_row(
-            pred, azimuth, snr_db=snr, snr_bands=config.snr_bands, predictions=True, **keys
+            predict(test, rate), azimuth, snr_db=snr, snr_bands=config.snr_bands, predictions=True, **keys
         )
+
+    def localizer(build: Callable[[int], Localizer]) -> Callable[[Any, int], np.ndarray]:
+        return lambda test, rate: predict_azimuth(build(rate), test, rate, config.eval_batch_size)
 
     def learned(model_dir: Path) -> Callable[[int], Localizer]:
         def build(rate: int) -> Localizer:
@@ -187,19 +213,38 @@ def _eval_units(out: Path, config: SfdExperimentConfig) -> list[Unit]:
 
         return build
 
-    for method, _, _, _ in _learned_methods(config):
-        for budget in config.budgets:
-            for seed in config.seeds:
-                model_dir = out / "finetune" / method / budget / f"seed{seed}" / "best"
-                run = functools.partial(evaluate, learned(model_dir), method=method, budget=budget, seed=seed)
-                marker = out / "eval" / f"{method}__{budget}__seed{seed}.json"
-                units.append(Unit(f"evaluate {method} {budget} seed {seed}", marker, run))
-    for name in config.classic:
-        run = functools.partial(
-            evaluate, functools.partial(_classic, name), method=name, budget="none", seed=None
-        )
-        units.append(Unit(f"evaluate {name}", out / "eval" / f"{name}.json", run))
+    def floor(name: str) -> Callable[[Any, int], np.ndarray]:
+        grid = config.model.grid()
+        return lambda test, rate: azimuth_floors(_train_azimuth(out / "data"), grid, len(test))[name]
+
+    for test_set, data in _test_sets(out, config).items():
+        folder = out / "eval" / test_set
+        for method, _, _, _ in _learned_methods(config):
+            for budget in config.budgets:
+                for seed in config.seeds:
+                    model_dir = out / "finetune" / method / budget / f"seed{seed}" / "best"
+                    run = functools.partial(
+                        evaluate, data, localizer(learned(model_dir)), test_set=test_set, method=method,
+                        budget=budget, seed=seed,
+                    )  # fmt: skip
+                    name = f"evaluate {test_set} {method} {budget} seed {seed}"
+                    units.append(Unit(name, folder / f"{method}__{budget}__seed{seed}.json", run))
+        for name in config.classic:
+            build = functools.partial(_classic, name)
+            run = functools.partial(
+                evaluate, data, localizer(build), test_set=test_set, method=name, budget="none", seed=None
+            )
+            units.append(Unit(f"evaluate {test_set} {name}", folder / f"{name}.json", run))
+        for name in ("always-0°", "class-prior"):
+            run = functools.partial(
+                evaluate, data, floor(name), test_set=test_set, method=name, budget="floor", seed=None
+            )
+            units.append(Unit(f"evaluate {test_set} {name}", folder / f"{name.replace('°', '')}.json", run))
     return units
+
+
+def _budget_order(budgets: Sequence[str]) -> dict[str, int]:
+    return {b: i for i, b in enumerate([*budgets, "none", "floor"])}
 
 
 def _band_table(rows: Sequence[dict[str, Any]], budgets: Sequence[str]) -> str:
@@ -211,56 +256,64 @@ def _band_table(rows: Sequence[dict[str, Any]], budgets: Sequence[str]) -> str:
         flat.append(entry)
     summary = aggregate(flat, ["method", "budget"], [f"MAE {b}" for b in bands])
     columns = ["method", "budget", *[f"MAE {b}" for b in bands]]
-    order = {b: i for i, b in enumerate([*budgets, "none"])}
+    order = _budget_order(budgets)
     summary.sort(key=lambda r: (order.get(r["budget"], 99), r["method"]))
     return "## MAE (degrees) per SNR band (dB), mean over seeds\n\n" + markdown_table(summary, columns, ".1f")
 
 
-def _zero_predictor_mse(data: Path, config: SfdExperimentConfig, target: str) -> float:
-    """Validation MSE of always predicting 0 (the level a pretraining that learned nothing sits near:
-    instance-normalised GCC targets have mean 0 and variance 1 per clip)."""
+def _mean_predictor_mse(data: Path, config: SfdExperimentConfig, target: str) -> dict[str, float]:
+    """Validation MSE of the per-dimension training-mean predictor of ``target`` (the R² reference)."""
     sfd_config = config.sfd_config("stft", target)
-    val = ManifestDataset(data, split="val", signals=("clean_direct",))
-    loader = make_loader(val, batch_size=config.eval_batch_size, shuffle=False, collate_fn=collate_examples)
-    total, count = 0.0, 0
-    for batch in loader:
-        targets = sfd_config.target(batch["clean_direct"], sfd_config.frontend)
-        total += float(targets.double().square().sum())
-        count += targets.numel()
-    return total / max(count, 1)
+
+    def targets(split: str) -> np.ndarray:
+        dataset = ManifestDataset(data, split=split, signals=("clean_direct",))
+        loader = make_loader(
+            dataset, batch_size=config.eval_batch_size, shuffle=False, collate_fn=collate_examples
+        )
+        chunks = [sfd_config.target(b["clean_direct"], sfd_config.frontend).double().numpy() for b in loader]
+        return np.concatenate([c.reshape(-1, c.shape[-1]) for c in chunks])
+
+    mean = mean_predictor(targets("train"))
+    val = targets("val")
+    return {"mse": float(np.mean((val - mean) ** 2)), "zero_mse": float(np.mean(val**2))}
 
 
 def _pretraining_table(out: Path, config: SfdExperimentConfig) -> str:
-    """Best validation MSE of every pretraining against predicting zero: how much of the target it learned."""
+    """Best validation MSE of every pretraining as R² against the training-mean predictor, and its step."""
     lines = []
     for target in config.targets:
-        zero_path = out / "pretrain" / target / "zero_predictor_val_mse.json"
-        if not zero_path.is_file():
+        folder = out / "pretrain" / _target_folder(target)
+        reference_path = folder / "mean_predictor.json"
+        if not reference_path.is_file():
             try:
-                write_json(zero_path, {"mse": _zero_predictor_mse(out / "data", config, target)})
+                write_json(reference_path, _mean_predictor_mse(out / "data", config, target))
             except ManifestError:
                 return ""  # no validation split
-        zero = float(read_json(zero_path)["mse"])
-        for run in sorted((out / "pretrain" / target).glob("seed*")):
+        reference = read_json(reference_path)
+        for run in sorted(folder.glob("seed*")):
             meta = read_meta(run / "best")
             best = meta.extra.get("best_score")
             if best is None:
                 continue
-            explained = 100.0 * (1.0 - float(best) / zero) if zero > 0 else float("nan")
-            step = meta.extra.get("global_step")
-            lines.append(f"| {target} | {run.name} | {step} | {best:.4f} | {zero:.4f} | {explained:+.1f} % |")
+            r2 = r2_against_mean(float(best), float(reference["mse"]))
+            best_step, steps = meta.extra.get("best_step"), meta.extra.get("global_step")
+            lines.append(
+                f"| {target} | {run.name} | {best_step} of {steps} | {best:.4g} | {reference['mse']:.4g} | "
+                f"{r2:+.3f} |"
+            )
     if not lines:
         return ""
     head = (
-        "## Pretraining: validation MSE of the best checkpoint against predicting zero\n\n"
-        "| target | run | steps | val MSE | zero-predictor MSE | explained |\n|---|---|---|---|---|---|\n"
+        "## Pretraining: validation MSE of the best checkpoint, R² against the training-mean predictor\n\n"
+        "R² = 1 − MSE / MSE(mean): 0 is no better than predicting every target dimension's training mean.\n\n"
+        "| target | run | best step | val MSE | mean-predictor MSE | R² |\n|---|---|---|---|---|---|\n"
     )
     return head + "\n".join(lines) + "\n"
 
 
 def _summary(rows: Sequence[dict[str, Any]], budgets: Sequence[str]) -> list[dict[str, Any]]:
     summary = aggregate(rows, ["method", "budget"], METRICS)
-    order = {b: i for i, b in enumerate([*budgets, "none"])}
+    order = _budget_order(budgets)
     summary.sort(key=lambda r: (order.get(r["budget"], 99), r["mae_deg"]))
     for row in summary:
         row["MAE ± std"] = f"{row['mae_deg']:.1f} ± {row['mae_deg_std']:.1f}"
@@ -268,26 +321,37 @@ def _summary(rows: Sequence[dict[str, Any]], budgets: Sequence[str]) -> list[dic
 
 
 def _reductions(summary: Sequence[dict[str, Any]], budgets: Sequence[str]) -> str:
-    """MAE reduction of each pretrained model against STFT-DNN at every budget (the paper's headline)."""
+    """MAE reduction of each pretrained model against STFT-DNN at every budget (the paper's headline), with
+    a warning where STFT-DNN does not clear the trivial floor (a reduction against it is then no evidence)."""
+    floor = min((r["mae_deg"] for r in summary if r["budget"] == "floor"), default=float("nan"))
     lines = []
     for budget in budgets:
         at = {r["method"]: r["mae_deg"] for r in summary if r["budget"] == budget}
         if "stft-dnn" not in at:
             continue
         base = at["stft-dnn"]
+        note = "" if base < floor else " (STFT-DNN is not below the trivial floor: no evidence)"
         for method, mae in sorted(at.items()):
             if method.startswith("sfd-") and base > 0:
-                lines.append(f"| {budget} | {method} | {100.0 * (base - mae) / base:+.1f} % |")
+                lines.append(f"| {budget} | {method} | {100.0 * (base - mae) / base:+.1f} %{note} |")
     if not lines:
         return ""
-    head = "## MAE reduction against STFT-DNN (positive = pretrained is better)\n\n"
+    head = (
+        "## MAE reduction against STFT-DNN (positive = pretrained is better)\n\n"
+        f"Best trivial floor on this test set: {floor:.1f}° MAE.\n\n"
+    )
     return head + "| budget | method | reduction |\n|---|---|---|\n" + "\n".join(lines) + "\n"
+
+
+def _test_set_section(rows: Sequence[dict[str, Any]], budgets: Sequence[str], name: str) -> str:
+    columns = ["method", "budget", "n", "MAE ± std", "median_deg", "acc5", "acc10"]
+    return f"## Test set {name}\n\n" + markdown_table(_summary(rows, budgets), columns)
 
 
 @register_experiment(
     "sfd",
     SfdExperimentConfig,
-    "SFD pretraining targets x label budgets x seeds, supervised and classic baselines, one test set",
+    "SFD pretraining targets x label budgets x seeds, supervised and classic baselines, floors, test sets",
 )
 def run_sfd_experiment(
     config: SfdExperimentConfig,
@@ -313,23 +377,36 @@ def run_sfd_experiment(
     dataset_config = load_dataset_config(dict(config.dataset))
     log(f"[sfd] rendering {dataset_config.num_examples} examples into {out / 'data'}")
     render_dataset(dataset_config, out / "data", workers=workers, progress=progress)
+    for name in config.extra_tests:
+        extra_test = load_dataset_config(config.extra_test_dataset(name))
+        folder = out / f"data-{name}"
+        log(f"[sfd] rendering test set {name} ({extra_test.num_examples} examples) into {folder}")
+        render_dataset(extra_test, folder, workers=workers, progress=progress)
 
     units = _training_units(out, config, progress=False) + _eval_units(out, config)
     markers = run_units(units, progress=progress, desc="sfd", log=log)
     _test_set.cache_clear()
 
-    eval_markers = sorted((out / "eval").glob("*.json"))
-    rows = [read_unit(p)["result"] for p in eval_markers]
+    all_rows = [read_unit(u.marker)["result"] for u in units if u.marker.parent.parent.name == "eval"]
+    rows = [r for r in all_rows if r["test_set"] == IN_DOMAIN]
     budgets = list(config.budgets)
     summary = _summary(rows, budgets)
     columns = ["method", "budget", "n", "MAE ± std", "median_deg", "acc5", "acc10"]
-    parts = (_reductions(summary, budgets), _band_table(rows, budgets), _pretraining_table(out, config))
+    parts = [_reductions(summary, budgets), _band_table(rows, budgets), _pretraining_table(out, config)]
+    for name in config.extra_tests:
+        parts.append(_test_set_section([r for r in all_rows if r["test_set"] == name], budgets, name))
     extra = "\n".join(part for part in parts if part)
     metadata = {"config": config.to_dict(), "units": unit_timings(markers)}
     title = f"SFD experiment ({config.scale}): DoA on the fixed test set, azimuth errors in degrees"
     paths: dict[str, Any] = dict(
         write_results(
-            out, rows, summary, title=title, summary_columns=columns, extra_markdown=extra, metadata=metadata
+            out,
+            all_rows,
+            summary,
+            title=title,
+            summary_columns=columns,
+            extra_markdown=extra,
+            metadata=metadata,
         )
     )
     from spatialrep.experiments.sfd_plots import plot_mae_vs_labels, plot_mae_vs_snr
@@ -340,7 +417,7 @@ def run_sfd_experiment(
 
     test_rows = ManifestDataset(out / "data", split="test", signals=("noisy",)).rows
     return ExperimentResult(
-        rows=rows,
+        rows=all_rows,
         summary=summary,
         paths=paths,
         try_model=_headline_model(out, config),

@@ -8,6 +8,7 @@ recipe for a GPU (4 s clips, 11 h of audio, 10 min / 1 h / 10 h label budgets, 5
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,15 +17,36 @@ import yaml
 from spatialrep.config import ConfigError, to_dict
 from spatialrep.data.augment import NoiseAugmentation
 from spatialrep.data.presets import load_dataset_config, preset_path
-from spatialrep.features.distillation import TARGETS
+from spatialrep.features.distillation import NORMALIZATIONS, TARGETS
+from spatialrep.features.functional import default_max_lag
 from spatialrep.methods.classic import CLASSIC_LOCALIZERS
-from spatialrep.methods.sfd import SfdConfig
+from spatialrep.methods.sfd import FinetuneOptions, SfdConfig
 from spatialrep.train import TrainConfig
 
-__all__ = ["SUPERVISED_BASELINES", "SfdExperimentConfig", "resolve_dataset"]
+__all__ = ["SUPERVISED_BASELINES", "SfdExperimentConfig", "parse_target", "resolve_dataset"]
 
 SUPERVISED_BASELINES = ("stft-dnn", "gccphat-dnn")
 """Same encoder, random initialisation, trained on labels only: STFT input / GCC-PHAT input."""
+
+
+def parse_target(spec: str) -> tuple[str, str]:
+    """``"gcc_phat"`` -> ``("gcc_phat", "frame")``; ``"gcc:instance"`` -> ``("gcc", "instance")``.
+
+    Raises:
+        ConfigError: an unknown target or normalisation (the valid ones are listed).
+    """
+    name, _, normalization = spec.partition(":")
+    normalization = normalization or "frame"
+    if name not in TARGETS or normalization not in NORMALIZATIONS:
+        raise ConfigError(
+            f"experiment target {spec!r} is not <target>[:<normalization>] with target in "
+            f"{', '.join(TARGETS)} and normalization in {', '.join(NORMALIZATIONS)}"
+        )
+    return name, normalization
+
+
+def _default_options() -> FinetuneOptions:
+    return FinetuneOptions(augment=NoiseAugmentation())
 
 
 def resolve_dataset(dataset: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,9 +77,11 @@ class SfdExperimentConfig:
         scale: the recipe's name (informative).
         dataset: a dataset config mapping (``spatialrep.data`` preset format, single-source scenes), or
             ``{"preset": NAME, ...}`` with changes to a shipped preset (:func:`resolve_dataset`).
-        model: the :class:`SfdConfig` shared by every learned model (``frontend.kind`` and ``target.name`` are
+        model: the :class:`SfdConfig` shared by every learned model (``frontend.kind`` and the target are
             set per method).
-        targets: pretraining targets, each giving a method ``sfd-<target>``.
+        targets: pretraining targets, each giving a method ``sfd-<target>``; ``<target>:instance`` pretrains
+            on per-clip normalised GCC-type targets instead of the causal per-frame ones (method
+            ``sfd-<target>-instance``).
         seeds: fine-tuning seeds (each learned model is trained once per seed and budget).
         pretrain_per_seed: pretrain once per seed (``True``) or once per target, with seed ``seeds[0]``,
             shared by every fine-tuning seed.
@@ -66,7 +90,13 @@ class SfdExperimentConfig:
         supervised: supervised baselines (:data:`SUPERVISED_BASELINES`).
         classic: classic baselines (:data:`~spatialrep.methods.classic.CLASSIC_LOCALIZERS`).
         linear_probe: also train a frozen-encoder linear probe of every pretrained model.
-        augment: fine-tuning noise augmentation, or ``None``.
+        finetune_options: targets, encoder learning rate and noise augmentation of fine-tuning
+            (:class:`FinetuneOptions`; the supervised baselines train with the same options).
+        lags_from_receiver: set the GCC lag range of targets and inputs from the dataset's receiver (its
+            largest interaural delay plus 2 samples) instead of the model section's ``max_lag``.
+        extra_tests: more test sets, ``{name: scene overrides}``, e.g. ``{"sphere": {"receiver": "sphere"}}``
+            for a head the models never heard: the main test split's scenes (same seed, directions, voices,
+            rooms) rendered again with the overrides.
         snr_bands: ``(low, high)`` dB bands of the per-band metrics.
         eval_batch_size: clips per batch at test time.
     """
@@ -82,16 +112,17 @@ class SfdExperimentConfig:
     supervised: tuple[str, ...] = SUPERVISED_BASELINES
     classic: tuple[str, ...] = CLASSIC_LOCALIZERS
     linear_probe: bool = False
-    augment: NoiseAugmentation | None = dataclasses.field(default_factory=NoiseAugmentation)
-    snr_bands: tuple[tuple[float, float], ...] = ((-10.0, 0.0), (0.0, 10.0), (10.0, 30.0))
+    finetune_options: FinetuneOptions = dataclasses.field(default_factory=_default_options)
+    lags_from_receiver: bool = True
+    extra_tests: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    snr_bands: tuple[tuple[float, float], ...] = ((-20.0, -5.0), (-5.0, 0.0), (0.0, 10.0), (10.0, 30.0))
     eval_batch_size: int = 16
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dataset", resolve_dataset(self.dataset))
         load_dataset_config(dict(self.dataset))  # validates it
-        unknown = [t for t in self.targets if t not in TARGETS]
-        if unknown:
-            raise ConfigError(f"experiment targets {unknown} are not SFD targets ({', '.join(TARGETS)})")
+        for target in self.targets:
+            parse_target(target)
         for name, given, valid in (
             ("supervised", self.supervised, SUPERVISED_BASELINES),
             ("classic", self.classic, CLASSIC_LOCALIZERS),
@@ -105,10 +136,55 @@ class SfdExperimentConfig:
             raise ConfigError("the experiment has nothing to run (no target, no baseline)")
         if isinstance(self.eval_batch_size, bool) or self.eval_batch_size < 1:
             raise ConfigError(f"eval_batch_size={self.eval_batch_size!r} must be a positive integer")
+        for name, overrides in self.extra_tests.items():
+            if not name or not isinstance(overrides, Mapping):
+                raise ConfigError(
+                    f"extra_tests.{name}: expected a mapping of scene overrides, got {overrides!r}"
+                )
+            load_dataset_config(self.extra_test_dataset(name))  # validates the overrides
+
+    @functools.cached_property
+    def max_lag(self) -> int | None:
+        """The lag range from the receiver (``None`` when ``lags_from_receiver`` is off)."""
+        if not self.lags_from_receiver:
+            return None
+        from spatialrep.simulate.receiver_factory import make_receiver
+
+        scene = load_dataset_config(dict(self.dataset)).scene
+        return default_max_lag(make_receiver(scene.receiver, scene.sample_rate).max_delay, scene.sample_rate)
 
     def sfd_config(self, input_kind: str, target: str) -> SfdConfig:
-        """The :class:`SfdConfig` of a learned model."""
-        return self.model.replace(frontend={"kind": input_kind}, target={"name": target})
+        """The :class:`SfdConfig` of a learned model: ``target`` is ``<name>[:<normalization>]``."""
+        name, normalization = parse_target(target)
+        lags = {} if self.max_lag is None else {"max_lag": self.max_lag}
+        return self.model.replace(
+            frontend={"kind": input_kind, **lags},
+            target={"name": name, "normalization": normalization, **lags},
+        )
+
+    def extra_test_dataset(self, name: str) -> dict[str, Any]:
+        """The dataset mapping of extra test set ``name``: the main test split again, with its overrides.
+
+        Same seed, so the same scenes (directions, voices, rooms, noise) as the main test split; only a test
+        split is rendered and no budgets.
+        """
+        from spatialrep.data.splits import plan_dataset
+
+        main = load_dataset_config(dict(self.dataset))
+        sizes = {s.name: s.num_examples for s in plan_dataset(main).splits}
+        splits = to_dict(main.splits)
+        overrides = {**splits["test"]["overrides"], **dict(self.extra_tests[name])}
+        return {
+            **dict(self.dataset),
+            "name": f"{main.name}-{name}",
+            "num_examples": sizes["test"],
+            "splits": {
+                "train": {"size": 0},
+                "val": {"size": 0},
+                "test": {"size": sizes["test"], "overrides": overrides},
+            },
+            "budgets": {},
+        }
 
     def train_config(self, stage: str, seed: int) -> TrainConfig:
         """The :class:`TrainConfig` of ``stage`` (``"pretrain"`` or ``"finetune"``) with ``seed``."""

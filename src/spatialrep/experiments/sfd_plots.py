@@ -19,7 +19,8 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
 
 
 def _is_classic(row: Mapping[str, Any]) -> bool:
-    return row["budget"] == "none"
+    """A model without labels: a classic localizer (budget ``none``) or a trivial floor (``floor``)."""
+    return row["budget"] in ("none", "floor")
 
 
 def plot_mae_vs_snr(
@@ -73,7 +74,7 @@ def plot_mae_vs_labels(
     classic_styles = iter([("0.35", "--"), ("0.55", ":"), ("0.15", "-."), ("0.7", "--")])
     for method in dict.fromkeys(r["method"] for r in summary):
         chosen = [r for r in summary if r["method"] == method]
-        if chosen[0]["budget"] == "none":
+        if _is_classic(chosen[0]):
             colour, style = next(classic_styles, ("0.5", "--"))
             ax.axhline(chosen[0]["mae_deg"], linestyle=style, color=colour, linewidth=1.2, label=method)
             continue

@@ -8,20 +8,30 @@ with ``center=False`` frame ``t`` covers samples ``[t * hop, t * hop + n_fft)``.
 Targets (binaural, pair ``(0, 1)`` = left relative to right, see ``docs/features.md``), per frame:
 
 ========== ===================== ===============================================================
-target     size                  definition and normalisation
+target     size                  definition
 ========== ===================== ===============================================================
-gcc        ``2 * max_lag + 1``   plain GCC, instance-normalised (below)
-gcc_phat   ``2 * max_lag + 1``   GCC-PHAT, instance-normalised (below)
+gcc        ``2 * max_lag + 1``   plain GCC
+gcc_phat   ``2 * max_lag + 1``   GCC-PHAT
 cps_phat   ``2 * F``             cos then sin of the PHAT cross-power spectrum phase (in [-1, 1])
 ipd_ild    ``3 * F``             cos IPD, sin IPD, then ILD / :data:`ILD_SCALE_DB` clipped to [-2, 2]
 ========== ===================== ===============================================================
 
-``F = n_fft // 2 + 1``. **Instance normalisation** (GCC-type targets): per example, one mean and one
-standard deviation over all of its lags and frames, ``(r - mean) / sqrt(var + eps * mean(r^2) + tiny)``:
-the relative ``eps`` keeps it independent of the clip's level (plain GCC scales with signal power). One
-statistic per example (not one per lag) keeps the lag profile: per-lag statistics over time would erase the
-peak of a static source.
-Silence gives zero variance and therefore an all-zero, finite target.
+``F = n_fft // 2 + 1``. The lag range must cover the head's interaural delays: KEMAR's reach ±0.81 ms, 13
+samples at 16 kHz, so the default ``max_lag`` of 15 (``default_max_lag(0.8125e-3, 16000)``, two samples of
+margin) keeps every direction's peak inside the window; the experiments derive it from their receiver.
+
+Normalisation of the GCC-type targets (:data:`NORMALIZATIONS`):
+
+* ``"frame"`` (default): each frame on its own, so the target of frame ``t`` depends on samples up to the
+  end of frame ``t`` only (causal, like the encoder) and not on the clip's level: GCC-PHAT is already bounded
+  (whitened per bin); plain GCC is divided by the geometric mean of the two channels' frame energies (a
+  normalised cross-correlation in [-1, 1]).
+* ``"instance"`` (the first author's earlier public code): per example, one mean and one standard deviation
+  over all of its lags and frames, ``(r - mean) / sqrt(var + eps * mean(r^2) + tiny)``. It is level-free but
+  not causal: each frame's target depends on the whole clip (future frames included) and on how much of the
+  clip is speech, which a causal encoder cannot know.
+
+Silence gives an all-zero, finite target in both.
 """
 
 from __future__ import annotations
@@ -43,9 +53,11 @@ from spatialrep.features.functional import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_LAG",
     "ILD_SCALE_DB",
     "INPUTS",
     "INSTANCE_NORM_EPS",
+    "NORMALIZATIONS",
     "TARGETS",
     "DistillationTarget",
     "FrameInput",
@@ -55,6 +67,12 @@ __all__ = [
 
 TARGETS = ("gcc", "gcc_phat", "cps_phat", "ipd_ild")
 """Valid values of ``DistillationTarget.name``."""
+
+NORMALIZATIONS = ("frame", "instance")
+"""Valid values of ``DistillationTarget.normalization`` (GCC-type targets; see the module docstring)."""
+
+DEFAULT_MAX_LAG = 15
+"""Lags ``-15 .. 15`` at 16 kHz: KEMAR's largest interaural delay (13 samples) plus a margin of 2."""
 
 INPUTS = ("stft", "gcc_phat")
 """Valid values of ``FrameInput.kind``: binaural STFT (SFD, STFT-DNN) or frame-wise GCC-PHAT (GCCPHAT-DNN)."""
@@ -120,7 +138,9 @@ class FrameInput:
         n_fft, win_length, hop_length, window, center: the STFT (defaults: 512-point FFT, 25 ms Hann window,
             10 ms hop, ``center=False`` so frames are causal).
         kind: ``"stft"`` (real and imaginary STFT of both ears) or ``"gcc_phat"`` (the frame's GCC-PHAT).
-        max_lag: ``"gcc_phat"`` lags ``-max_lag .. max_lag`` (16: ±1 ms at 16 kHz, wider than any head's ITD).
+        max_lag: ``"gcc_phat"`` lags ``-max_lag .. max_lag`` (:data:`DEFAULT_MAX_LAG`; derive it from the
+            receiver's largest interaural delay with
+            :func:`~spatialrep.features.functional.default_max_lag`).
 
     Raises:
         ValueError: non-positive sizes, ``win_length > n_fft``, an unknown window or kind, a lag range the
@@ -134,7 +154,7 @@ class FrameInput:
     window: str = "hann"
     center: bool = False
     kind: str = "stft"
-    max_lag: int = 16
+    max_lag: int = DEFAULT_MAX_LAG
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "n_fft", "win_length", "hop_length"):
@@ -207,19 +227,25 @@ class DistillationTarget:
 
     Attributes:
         name: one of :data:`TARGETS`.
-        max_lag: GCC-type targets: lags ``-max_lag .. max_lag`` samples.
+        max_lag: GCC-type targets: lags ``-max_lag .. max_lag`` samples (:data:`DEFAULT_MAX_LAG`).
+        normalization: GCC-type targets: ``"frame"`` (causal, default) or ``"instance"`` (per clip).
 
     Raises:
-        ValueError: an unknown name, a negative ``max_lag``.
+        ValueError: an unknown name or normalisation, a negative ``max_lag``.
     """
 
     name: str = "gcc_phat"
-    max_lag: int = 8
+    max_lag: int = DEFAULT_MAX_LAG
+    normalization: str = "frame"
 
     def __post_init__(self) -> None:
         if self.name not in TARGETS:
             raise ValueError(f"target.name={self.name!r} is not one of {', '.join(TARGETS)}")
         _non_negative_int(self.max_lag, "target.max_lag")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"target.normalization={self.normalization!r} is not one of {', '.join(NORMALIZATIONS)}"
+            )
 
     def dim(self, frontend: FrameInput) -> int:
         """Features per frame for the front-end's STFT."""
@@ -243,8 +269,11 @@ class DistillationTarget:
         _check_binaural(clean_direct, "clean_direct")
         spec = frontend.stft(clean_direct)  # (batch, 2, F, frames)
         if self.name in ("gcc", "gcc_phat"):
-            r = gcc_from_stft(spec, frontend.n_fft, self.max_lag, phat=self.name == "gcc_phat")
-            out = instance_normalize(r)
+            phat = self.name == "gcc_phat"
+            if self.normalization == "frame":
+                out = gcc_from_stft(spec, frontend.n_fft, self.max_lag, phat=phat, normalize=not phat)
+            else:
+                out = instance_normalize(gcc_from_stft(spec, frontend.n_fft, self.max_lag, phat=phat))
         elif self.name == "cps_phat":
             out = ipd_cos_sin_from_stft(spec).flatten(1, 3)  # (B, 1, 2, F, T) -> (B, 2F, T)
         else:

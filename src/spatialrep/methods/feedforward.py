@@ -1,8 +1,9 @@
-"""Feed-forward regression baseline of SCE (Tang et al. 2022, section 5.1): one siamese branch as a regressor.
+"""Feed-forward regression baseline of SCE (Tang et al. 2022, section 5.1): one regressor network per angle.
 
-The SCE network (an MLP from the encoder registry: two hidden layers of ``D`` units, batch norm, sigmoid,
-dropout) ends in a linear layer with two outputs and ``tanh``; the targets are azimuth and elevation scaled
-linearly from their training ranges to ``[-1, 1]`` (:class:`LabelScaler`), loss MSE.
+Each angle has its own network: the SCE MLP (from the encoder registry: two hidden layers of ``D`` units,
+batch norm, sigmoid, dropout) ending in one linear output and ``tanh``; the target is the angle in degrees
+divided by 180 (``u / 180``, as the paper), loss MSE summed over the two networks. The networks share nothing
+(one model holds both so that one checkpoint localizes).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from torch import Tensor, nn
 
@@ -25,7 +25,12 @@ from spatialrep.methods.base import Directions, check_audio
 from spatialrep.models import EncoderConfig
 from spatialrep.train import TrainConfig, TrainedModel, make_loader, register_model, train_model
 
-__all__ = ["FeedForwardConfig", "FeedForwardRegressor", "LabelScaler", "ff_step", "train_feedforward"]
+__all__ = ["LABEL_SCALE_DEG", "FeedForwardConfig", "FeedForwardRegressor", "ff_step", "train_feedforward"]
+
+LABEL_SCALE_DEG = 180.0
+"""Targets are ``angle_deg / LABEL_SCALE_DEG`` (the paper's ``u / 180``): azimuth ±90° maps to ±0.5."""
+
+ANGLES = ("azimuth", "elevation")
 
 
 def _default_encoder() -> EncoderConfig:
@@ -33,7 +38,7 @@ def _default_encoder() -> EncoderConfig:
         "mlp",
         {
             "hidden_sizes": [729, 729],
-            "output_dim": 2,
+            "output_dim": 1,
             "batch_norm": True,
             "dropout": 0.2,
             "activation": "sigmoid",
@@ -43,10 +48,10 @@ def _default_encoder() -> EncoderConfig:
 
 @dataclasses.dataclass(frozen=True)
 class FeedForwardConfig:
-    """The baseline in two sections: ``frontend`` (measurement vector) and ``encoder`` (2 outputs).
+    """The baseline in two sections: ``frontend`` (measurement vector), ``encoder`` (one per angle, 1 output).
 
     Raises:
-        ConfigError: encoder arguments the encoder refuses, or an encoder without 2 outputs.
+        ConfigError: encoder arguments the encoder refuses, or an encoder without exactly 1 output.
     """
 
     frontend: MeasurementConfig = dataclasses.field(default_factory=MeasurementConfig)
@@ -58,10 +63,9 @@ class FeedForwardConfig:
                 encoder = self.encoder.build(self.frontend.dim)
         except ValueError as exc:
             raise ConfigError(f"FeedForwardConfig: {exc}") from exc
-        if encoder.output_dim != 2:
+        if encoder.output_dim != 1:
             raise ConfigError(
-                f"FeedForwardConfig: the encoder must have 2 outputs (azimuth, elevation), got "
-                f"{encoder.output_dim}"
+                f"FeedForwardConfig: each angle's network must have 1 output, got {encoder.output_dim}"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,52 +74,6 @@ class FeedForwardConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeedForwardConfig:
         return config_from_dict(cls, data)
-
-
-class LabelScaler:
-    """Affine map of angles (radians) from ``[low, high]`` to ``[-1, 1]``, per output column.
-
-    Args:
-        ranges: ``[(low, high), ...]`` radians per output, ``low < high``.
-
-    Raises:
-        ValueError: a range that is not finite with ``low < high``.
-    """
-
-    def __init__(self, ranges: Sequence[Sequence[float]]) -> None:
-        arr = np.asarray(ranges, dtype=np.float64)
-        if (
-            arr.ndim != 2
-            or arr.shape[1] != 2
-            or not np.all(np.isfinite(arr))
-            or np.any(arr[:, 0] >= arr[:, 1])
-        ):
-            raise ValueError(f"label ranges must be finite (low, high) pairs with low < high, got {ranges!r}")
-        self.low, self.high = arr[:, 0], arr[:, 1]
-
-    @classmethod
-    def from_labels(cls, *labels: npt.ArrayLike) -> LabelScaler:
-        """Ranges from the minimum and maximum of each label array (a constant label gets ``±1e-3`` rad)."""
-        ranges = []
-        for values in labels:
-            v = np.asarray(values, dtype=np.float64)
-            low, high = float(v.min()), float(v.max())
-            if high - low < 2e-3:
-                low, high = low - 1e-3, high + 1e-3
-            ranges.append((low, high))
-        return cls(ranges)
-
-    @property
-    def ranges(self) -> list[list[float]]:
-        return [[float(a), float(b)] for a, b in zip(self.low, self.high, strict=True)]
-
-    def scale(self, labels: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """``(n, outputs)`` radians -> ``[-1, 1]`` (outside for labels outside the range)."""
-        return 2.0 * (np.asarray(labels, dtype=np.float64) - self.low) / (self.high - self.low) - 1.0
-
-    def unscale(self, scaled: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """Inverse of :meth:`scale`."""
-        return (np.asarray(scaled, dtype=np.float64) + 1.0) * 0.5 * (self.high - self.low) + self.low
 
 
 def _as_config(config: FeedForwardConfig | Mapping[str, Any]) -> FeedForwardConfig:
@@ -128,29 +86,24 @@ def _as_config(config: FeedForwardConfig | Mapping[str, Any]) -> FeedForwardConf
 
 @register_model("ff_regressor")
 class FeedForwardRegressor(nn.Module):
-    """MLP + ``tanh`` regressor of (azimuth, elevation), scaled by a :class:`LabelScaler`.
+    """Two MLP + ``tanh`` regressors, one per angle, of ``angle_deg / 180``.
 
     A :class:`~spatialrep.methods.base.Localizer` (azimuth and elevation).
 
     Args:
         config: a :class:`FeedForwardConfig` or its dict.
-        label_ranges: ``[[az_low, az_high], [el_low, el_high]]`` radians, the training label ranges.
 
     Shape:
-        ``forward``: ``(batch, D) -> (batch, 2)`` in ``(-1, 1)``.
+        ``forward``: ``(batch, D) -> (batch, 2)`` in ``(-1, 1)``: (azimuth, elevation) in units of 180°.
     """
 
     num_channels = 2
 
-    def __init__(
-        self, config: FeedForwardConfig | Mapping[str, Any], label_ranges: Sequence[Sequence[float]]
-    ) -> None:
+    def __init__(self, config: FeedForwardConfig | Mapping[str, Any]) -> None:
         super().__init__()
         self.config = _as_config(config)
-        self.scaler = LabelScaler(label_ranges)
-        if len(self.scaler.low) != 2:
-            raise ValueError(f"label_ranges must hold two ranges (azimuth, elevation), got {label_ranges!r}")
-        self.encoder = self.config.encoder.build(self.config.frontend.dim)
+        dim = self.config.frontend.dim
+        self.networks = nn.ModuleDict({angle: self.config.encoder.build(dim) for angle in ANGLES})
 
     @property
     def sample_rate(self) -> int:
@@ -161,7 +114,8 @@ class FeedForwardRegressor(nn.Module):
         return self.config.frontend.n_fft
 
     def forward(self, features: Tensor) -> Tensor:
-        return torch.tanh(self.encoder(features.unsqueeze(1)))
+        x = features.unsqueeze(1)
+        return torch.tanh(torch.cat([self.networks[angle](x) for angle in ANGLES], dim=-1))
 
     @torch.no_grad()
     def predict_features(self, features: Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -182,8 +136,8 @@ class FeedForwardRegressor(nn.Module):
             out = self(features.to(device=param.device, dtype=param.dtype)).double().cpu().numpy()
         finally:
             self.train(was_training)
-        labels = self.scaler.unscale(out)
-        return labels[:, 0], labels[:, 1]
+        radians = np.radians(out * LABEL_SCALE_DEG)
+        return radians[:, 0], radians[:, 1]
 
     def localize(self, audio: Tensor, sample_rate: int) -> Directions:
         """Azimuth and elevation of binaural clips ``(batch, 2, time)`` (channel 0 = left)."""
@@ -197,7 +151,7 @@ class FeedForwardRegressor(nn.Module):
 
 
 def ff_step(model: nn.Module, batch: Any) -> dict[str, Tensor]:
-    """MSE between ``tanh`` outputs and the scaled (azimuth, elevation) labels of a batch.
+    """Sum over the two angles of the MSE between ``tanh`` outputs and ``angle_deg / 180``.
 
     Raises:
         TypeError: ``model`` is not a :class:`FeedForwardRegressor`.
@@ -205,11 +159,9 @@ def ff_step(model: nn.Module, batch: Any) -> dict[str, Tensor]:
     if not isinstance(model, FeedForwardRegressor):
         raise TypeError(f"ff_step needs a FeedForwardRegressor, got {type(model).__name__}")
     features, azimuth, elevation = batch
-    low = torch.as_tensor(model.scaler.low, dtype=features.dtype, device=features.device)
-    high = torch.as_tensor(model.scaler.high, dtype=features.dtype, device=features.device)
-    labels = torch.stack((azimuth, elevation), dim=1).to(features.dtype)
-    target = 2.0 * (labels - low) / (high - low) - 1.0
-    return {"loss": nn.functional.mse_loss(model(features), target)}
+    target = torch.rad2deg(torch.stack((azimuth, elevation), dim=1).to(features.dtype)) / LABEL_SCALE_DEG
+    errors = (model(features) - target).square().mean(dim=0)
+    return {"loss": errors.sum(), "loss_azimuth": errors[0], "loss_elevation": errors[1]}
 
 
 def train_feedforward(
@@ -219,11 +171,12 @@ def train_feedforward(
     config: FeedForwardConfig | None = None,
     train_config: TrainConfig | None = None,
     *,
+    callbacks: Sequence[Any] = (),
     progress: bool = False,
 ) -> TrainedModel:
-    """Train the baseline with :func:`~spatialrep.train.train_model` (best step by ``val/loss``).
+    """Train the baseline with :func:`~spatialrep.train.train_model` (best step by ``train_config``'s metric).
 
-    Args: as :func:`spatialrep.methods.sce.train_sce`; the label ranges come from the training labels.
+    Args: as :func:`spatialrep.methods.sce.train_sce`.
 
     Returns:
         The trained model (eval mode; also saved to ``out_dir/model``) and its run.
@@ -232,7 +185,6 @@ def train_feedforward(
     train_config = train_config or TrainConfig(batch_size=128)
     dim = config.frontend.dim
     train_set = direction_dataset(*train, dim)
-    ranges = LabelScaler.from_labels(train_set.tensors[1].numpy(), train_set.tensors[2].numpy()).ranges
     loader = make_loader(
         train_set, batch_size=train_config.batch_size, seed=train_config.seed, drop_last=True
     )
@@ -241,8 +193,9 @@ def train_feedforward(
         val_loader = make_loader(
             direction_dataset(*val, dim), batch_size=train_config.batch_size, shuffle=False
         )
-    kwargs = {"config": config.to_dict(), "label_ranges": ranges}
+    kwargs = {"config": config.to_dict()}
     return train_model(
         FeedForwardRegressor, kwargs, ff_step, loader, val_loader, train_config, out_dir,
-        feature_config=config.to_dict(), finalize=lambda model: kwargs, progress=progress,
+        feature_config=config.to_dict(), finalize=lambda model: kwargs, callbacks=callbacks,
+        progress=progress,
     )  # fmt: skip

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -353,6 +353,7 @@ def train_sce(
     sce_config: SceConfig | None = None,
     train_config: TrainConfig | None = None,
     *,
+    callbacks: Sequence[Any] = (),
     progress: bool = False,
 ) -> TrainedModel:
     """Train an :class:`SceEmbedding` with :func:`~spatialrep.train.train_model` and store its reference set.
@@ -363,6 +364,9 @@ def train_sce(
         out_dir: the training folder; the localizer (best weights + references) goes to ``out_dir/model``.
         sce_config: the method; default ``SceConfig()``.
         train_config: optimisation; its ``batch_size`` is the number of clips per batch (all pairs used).
+        callbacks: more Lightning callbacks, e.g. a
+            :class:`~spatialrep.train.callbacks.ValidationMetric` with the validation localization error to
+            select the best checkpoint by (``TrainConfig.early_stopping_metric``).
         progress: Lightning's progress bar.
 
     Returns:
@@ -389,5 +393,5 @@ def train_sce(
     kwargs = {"config": config.to_dict(), "num_references": 0}
     return train_model(
         SceEmbedding, kwargs, make_step(config), loader, val_loader, train_config, out_dir,
-        feature_config=config.to_dict(), finalize=finalize, progress=progress,
+        feature_config=config.to_dict(), finalize=finalize, callbacks=callbacks, progress=progress,
     )  # fmt: skip

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -47,6 +48,7 @@ from spatialrep.train.checkpoint import checkpoint_dir
 
 __all__ = [
     "AzimuthHead",
+    "FinetuneOptions",
     "SfdConfig",
     "SfdLocalizer",
     "SfdPretrainer",
@@ -151,6 +153,35 @@ class SfdConfig:
         return dataclasses.replace(self, **changes)
 
 
+@dataclasses.dataclass(frozen=True)
+class FinetuneOptions:
+    """How fine-tuning treats the labels and the pretrained encoder (defaults: the paper's setting).
+
+    Attributes:
+        soft_targets_deg: ``None`` trains on hard classes (the paper); a width in degrees trains on ordinal
+            soft targets, a Gaussian over the azimuth classes around the true one
+            (:meth:`AzimuthGrid.soft_targets`), so a near miss costs less than a far one.
+        encoder_lr_scale: the encoder's learning rate as a fraction of ``TrainConfig.lr`` (1: the same as the
+            classifier; smaller keeps a pretrained encoder closer to its pretraining).
+        augment: noise augmentation of the training clips, or ``None``.
+
+    Raises:
+        ConfigError: a non-positive width or scale.
+    """
+
+    soft_targets_deg: float | None = None
+    encoder_lr_scale: float = 1.0
+    augment: NoiseAugmentation | None = None
+
+    def __post_init__(self) -> None:
+        if self.soft_targets_deg is not None and not (
+            math.isfinite(self.soft_targets_deg) and self.soft_targets_deg > 0
+        ):
+            raise ConfigError(f"soft_targets_deg={self.soft_targets_deg!r} must be a positive width or None")
+        if not (math.isfinite(self.encoder_lr_scale) and self.encoder_lr_scale > 0):
+            raise ConfigError(f"encoder_lr_scale={self.encoder_lr_scale!r} must be > 0")
+
+
 def _as_config(config: SfdConfig | Mapping[str, Any]) -> SfdConfig:
     if isinstance(config, SfdConfig):
         return config
@@ -204,6 +235,7 @@ class SfdLocalizer(nn.Module):
         self.encoder = self.config.encoder.build(self.config.frontend.dim)
         self.classifier = FramewiseClassifier(self.encoder.output_dim, self.grid.num_classes)
         self.encoder_frozen = False
+        self.encoder_lr_scale = 1.0
 
     @property
     def sample_rate(self) -> int:
@@ -246,6 +278,13 @@ class SfdLocalizer(nn.Module):
                     f"pretrained encoder has {key}={pretrained!r} but this localizer needs {ours!r}"
                 )
         self.encoder.load_state_dict(pretrainer.encoder.state_dict())
+
+    def optimizer_groups(self) -> list[dict[str, Any]]:
+        """The encoder at ``encoder_lr_scale`` times the learning rate, the classifier at the full rate."""
+        return [
+            {"params": list(self.encoder.parameters()), "lr_scale": self.encoder_lr_scale},
+            {"params": list(self.classifier.parameters()), "lr_scale": 1.0},
+        ]
 
     def freeze_encoder(self) -> None:
         """Linear probe: the encoder gets no gradient and stays in eval mode (no dropout) while training."""
@@ -380,11 +419,13 @@ def finetune_step(
     context: StepContext | None = None,
     *,
     augment: NoiseAugmentation | None = None,
+    soft_targets_deg: float | None = None,
 ) -> dict[str, Tensor]:
-    """Frame-wise cross-entropy against the clip's azimuth class, plus clip accuracy.
+    """Frame-wise cross-entropy against the clip's azimuth class (or soft targets around it), plus accuracy.
 
     ``augment`` is applied to ``noisy`` in training steps only (never in validation), drawing from the
-    step's generator.
+    step's generator. With ``soft_targets_deg`` the target of every frame is a Gaussian over the classes
+    around the true azimuth (:meth:`AzimuthGrid.soft_targets`) instead of a one-hot vector.
 
     Raises:
         TypeError: ``model`` is not an :class:`SfdLocalizer`.
@@ -402,8 +443,13 @@ def finetune_step(
         noisy = augment(noisy, context.generator)
     frame_logits, clip_logits = model(model.config.frontend(noisy))
     classes = _azimuth_classes(batch, model.grid).to(frame_logits.device)
-    per_frame = classes[:, None].expand(frame_logits.shape[:2])
-    loss = nn.functional.cross_entropy(frame_logits.flatten(0, 1), per_frame.flatten())
+    if soft_targets_deg is None:
+        per_frame = classes[:, None].expand(frame_logits.shape[:2])
+        loss = nn.functional.cross_entropy(frame_logits.flatten(0, 1), per_frame.flatten())
+    else:
+        soft = model.grid.soft_targets(model.grid.to_azimuth(classes.cpu().numpy()), soft_targets_deg)
+        target = torch.from_numpy(soft).to(frame_logits)[:, None, :].expand_as(frame_logits)
+        loss = -(target * torch.log_softmax(frame_logits, dim=-1)).sum(dim=-1).mean()
     accuracy = (clip_logits.argmax(dim=-1) == classes).float().mean()
     return {"loss": loss, "accuracy": accuracy}
 
@@ -473,7 +519,7 @@ def finetune(
     budget: str | None = None,
     init_from: str | os.PathLike[str] | None = None,
     freeze_encoder: bool = False,
-    augment: NoiseAugmentation | None = None,
+    options: FinetuneOptions | None = None,
     progress: bool = False,
 ) -> TrainedModel:
     """Fine-tune an :class:`SfdLocalizer` for azimuth classification.
@@ -487,7 +533,8 @@ def finetune(
             train split.
         init_from: a :func:`pretrain` output (or its ``best``/``last`` folder) whose encoder initialises ours.
         freeze_encoder: train the classifier only (linear probe).
-        augment: noise augmentation of the training clips, or none.
+        options: targets, encoder learning rate and augmentation (:class:`FinetuneOptions`; default: the
+            paper's hard targets, one learning rate, no augmentation).
         progress: show Lightning's progress bar.
 
     Raises:
@@ -503,16 +550,20 @@ def finetune(
         pretrained = loaded
     config = sfd_config or (pretrained.config if pretrained is not None else SfdConfig())
     train_config = train_config or TrainConfig()
+    options = options or FinetuneOptions()
     train, val = _loaders(dataset_dir, config, train_config, budget)
 
     def prepare(model: nn.Module) -> None:
         assert isinstance(model, SfdLocalizer)
         if pretrained is not None:
             model.load_encoder(pretrained)
+        model.encoder_lr_scale = options.encoder_lr_scale
         if freeze_encoder:
             model.freeze_encoder()
 
-    step = finetune_step if augment is None else functools.partial(finetune_step, augment=augment)
+    step = functools.partial(
+        finetune_step, augment=options.augment, soft_targets_deg=options.soft_targets_deg
+    )
     return train_model(
         SfdLocalizer, {"config": config.to_dict()}, step, train, val, train_config, out_dir,
         feature_config=config, prepare=prepare, progress=progress,

@@ -5,6 +5,7 @@ builds the model from a seed, wraps it with its step function in a :class:`Metho
 reloads the best weights; see ``docs/training.md``.
 """
 
+from spatialrep.train.callbacks import ValidationMetric
 from spatialrep.train.checkpoint import (
     CheckpointMeta,
     checkpoint_dir,
@@ -30,6 +31,7 @@ __all__ = [
     "StepFn",
     "TrainConfig",
     "TrainedModel",
+    "ValidationMetric",
     "build_seeded",
     "checkpoint_dir",
     "checkpoint_name",

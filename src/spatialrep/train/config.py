@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 
 import torch
@@ -10,7 +11,7 @@ import torch
 from spatialrep.config import ConfigError
 
 OPTIMIZERS = ("adamw", "adam")
-SCHEDULERS = ("constant", "cosine", "linear_warmup_cosine")
+SCHEDULERS = ("constant", "cosine", "linear_warmup_cosine", "plateau")
 PRECISIONS = ("32", "16-mixed", "bf16-mixed")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 LOGGERS = ("csv", "tensorboard")
@@ -25,7 +26,7 @@ def _choice(name: str, value: str, valid: tuple[str, ...]) -> None:
 def _positive(name: str, value: float | int | None, *, allow_zero: bool = False) -> None:
     if value is None:
         return
-    if value < 0 or (value == 0 and not allow_zero):
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigError(f"TrainConfig.{name}={value!r} must be {bound}")
 
@@ -41,8 +42,12 @@ class TrainConfig:
         lr: peak learning rate.
         weight_decay: decoupled weight decay (``adamw``) or L2 penalty (``adam``).
         optimizer: one of ``OPTIMIZERS``.
-        scheduler: ``constant``, ``cosine`` (decay to ``min_lr_ratio * lr`` over the run) or
-            ``linear_warmup_cosine`` (linear warm-up over ``warmup_steps``, then cosine).
+        scheduler: ``constant``, ``cosine`` (decay to ``min_lr_ratio * lr`` over the run),
+            ``linear_warmup_cosine`` (linear warm-up over ``warmup_steps``, then cosine) or ``plateau``
+            (multiply the rate by ``plateau_factor`` after ``plateau_patience`` epochs without improvement of
+            ``early_stopping_metric``; validate once per epoch with it).
+        plateau_patience: epochs without improvement before ``plateau`` lowers the rate.
+        plateau_factor: the ``plateau`` multiplier, in (0, 1).
         warmup_steps: warm-up length in optimiser steps; only with ``linear_warmup_cosine``.
         min_lr_ratio: final learning rate of the cosine schedules, as a fraction of ``lr``.
         grad_clip: clip the global gradient norm to this value (``None``: off).
@@ -77,6 +82,8 @@ class TrainConfig:
     scheduler: str = "constant"
     warmup_steps: int = 0
     min_lr_ratio: float = 0.0
+    plateau_patience: int = 20
+    plateau_factor: float = 0.5
     grad_clip: float | None = None
     precision: str = "32"
     seed: int = 0
@@ -105,6 +112,14 @@ class TrainConfig:
             _positive(name, getattr(self, name), allow_zero=True)
         if self.min_lr_ratio > 1:
             raise ConfigError(f"TrainConfig.min_lr_ratio={self.min_lr_ratio!r} must be <= 1")
+        _positive("plateau_patience", self.plateau_patience, allow_zero=True)
+        if not (math.isfinite(self.plateau_factor) and 0 < self.plateau_factor < 1):
+            raise ConfigError(f"TrainConfig.plateau_factor={self.plateau_factor!r} must be in (0, 1)")
+        if self.scheduler == "plateau" and self.val_every_n_steps is not None:
+            raise ConfigError(
+                "TrainConfig.scheduler='plateau' counts epochs: validate once per epoch "
+                f"(val_every_n_steps=None, got {self.val_every_n_steps})"
+            )
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("scheduler", self.scheduler, SCHEDULERS)
         _choice("precision", self.precision, PRECISIONS)

@@ -289,11 +289,14 @@ def fit(
         best_model = module.model
         best_extra = dict(extra)
         if best_path:
-            state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+            checkpoint = torch.load(best_path, map_location="cpu", weights_only=True)
             best_model = copy.deepcopy(module.model)
-            best_model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+            best_model.load_state_dict(
+                {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items()}
+            )
             best_extra.update(
                 source=Path(best_path).name,
+                best_step=int(checkpoint.get("global_step", -1)),
                 best_score=float(best_cb.best_model_score)
                 if best_cb and best_cb.best_model_score is not None
                 else None,

@@ -211,16 +211,58 @@ class MethodModule(L.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
         return self._shared(batch, "val")
 
+    def _parameter_groups(self) -> list[dict[str, Any]]:
+        """Trainable parameters in groups with their learning rates.
+
+        A model may define ``optimizer_groups() -> [{"params": [...], "lr_scale": s}, ...]`` (e.g. a smaller
+        rate for a pretrained encoder); its groups get ``lr = TrainConfig.lr * lr_scale``. Otherwise every
+        trainable parameter is one group at ``TrainConfig.lr``.
+
+        Raises:
+            ValueError: no trainable parameter, or a non-positive ``lr_scale``.
+        """
+        lr = self.train_config.lr
+        declared = getattr(self.model, "optimizer_groups", None)
+        raw: list[dict[str, Any]] = (
+            declared() if callable(declared) else [{"params": list(self.parameters()), "lr_scale": 1.0}]
+        )
+        groups = []
+        for group in raw:
+            scale = float(group.get("lr_scale", 1.0))
+            if not (math.isfinite(scale) and scale > 0):
+                raise ValueError(f"{type(self.model).__name__}: lr_scale must be > 0, got {scale!r}")
+            params = [p for p in group["params"] if p.requires_grad]
+            if params:
+                groups.append({"params": params, "lr": lr * scale})
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: the model has no trainable parameter")
+        return groups
+
     def configure_optimizers(self) -> Any:
         config = self.train_config
-        params = [p for p in self.parameters() if p.requires_grad]
-        if not params:
-            raise ValueError(f"{type(self).__name__}: the model has no trainable parameter")
+        groups = self._parameter_groups()
         optimizer: torch.optim.Optimizer
         if config.optimizer == "adamw":
-            optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+            optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
         else:
-            optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+            optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+        if config.scheduler == "plateau":
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer,
+                mode=config.early_stopping_mode,  # type: ignore[arg-type]
+                factor=config.plateau_factor,
+                patience=config.plateau_patience,
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {
+                    "scheduler": plateau,
+                    "interval": "epoch",
+                    "monitor": config.early_stopping_metric,
+                    "name": "lr",
+                    "strict": False,  # epochs that end without a validation leave the rate as it is
+                },
+            }
         total = config.max_steps
         if total is None:
             total = int(self.trainer.estimated_stepping_batches)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from spatialrep.train.checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
@@ -64,6 +65,7 @@ def train_model(
     feature_config: Any = None,
     prepare: Callable[[nn.Module], None] | None = None,
     finalize: Callable[[nn.Module], Mapping[str, Any]] | None = None,
+    callbacks: Sequence[Callback] = (),
     progress: bool = False,
 ) -> TrainedModel:
     """Train a registered model class and return its best weights.
@@ -80,6 +82,7 @@ def train_model(
         prepare: called on the new model before training (load pretrained weights, freeze a part).
         finalize: called on the reloaded best model (e.g. to store a k-NN reference set); it returns the
             constructor arguments that rebuild the finalized model, which is then saved to ``out_dir/model``.
+        callbacks: more Lightning callbacks (e.g. :class:`~spatialrep.train.callbacks.ValidationMetric`).
         progress: Lightning's progress bar.
 
     Returns:
@@ -95,7 +98,9 @@ def train_model(
     module = MethodModule(
         model, step, model_name=name, model_kwargs=dict(kwargs), feature_config=feature_config
     )
-    result = fit(module, train_loader, val_loader, train_config, Path(out_dir), progress=progress)
+    result = fit(
+        module, train_loader, val_loader, train_config, Path(out_dir), progress=progress, callbacks=callbacks
+    )
     best, _ = load_checkpoint(result.best_checkpoint, {name: factory})
     if finalize is None:
         return TrainedModel(best, result, result.best_checkpoint)
