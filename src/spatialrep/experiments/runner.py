@@ -16,6 +16,7 @@ is cleared before it runs.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import importlib
 import os
 import pkgutil
@@ -140,8 +141,8 @@ def claim_output_folder(
 ) -> None:
     """Make ``out`` an experiment folder for ``record`` (its JSON-ready configuration), or refuse.
 
-    A new or empty folder (entries named in ``allowed`` aside) gets ``experiment.json``; a folder whose
-    ``experiment.json`` equals ``record`` is resumed.
+    A new or empty folder (entries matching a glob pattern of ``allowed`` aside, e.g. a rendered dataset) gets
+    ``experiment.json``; a folder whose ``experiment.json`` equals ``record`` is resumed.
 
     Raises:
         ValueError: ``out`` holds an experiment of another kind or configuration (the differing keys are
@@ -165,7 +166,7 @@ def claim_output_folder(
                 "use another --out folder or delete it"
             )
         return
-    if out.exists() and any(p.name not in allowed for p in out.iterdir()):
+    if out.exists() and any(not any(fnmatch.fnmatch(p.name, a) for a in allowed) for p in out.iterdir()):
         raise ValueError(f"{out} is not empty and holds no {what}; use a new or empty --out folder")
     write_json(stored_path, wanted)
 
@@ -329,7 +330,7 @@ def run_experiment(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     out = Path(out_dir)
     record = {"experiment": name, "config": to_dict(config)}
-    claim_output_folder(out, record, what=f"{name} experiment", allowed=("data",))
+    claim_output_folder(out, record, what=f"{name} experiment", allowed=("data", "data-*"))
     save_config(config, out / RECIPE_FILE)
     started = time.perf_counter()
     result = spec.run(config, out, workers=workers, progress=progress, log=log)

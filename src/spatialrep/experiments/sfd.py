@@ -219,8 +219,9 @@ def _eval_units(out: Path, config: SfdExperimentConfig) -> list[Unit]:
 
     for test_set, data in _test_sets(out, config).items():
         folder = out / "eval" / test_set
+        budgets = config.budgets if test_set == IN_DOMAIN else (config.extra_test_budgets or config.budgets)
         for method, _, _, _ in _learned_methods(config):
-            for budget in config.budgets:
+            for budget in budgets:
                 for seed in config.seeds:
                     model_dir = out / "finetune" / method / budget / f"seed{seed}" / "best"
                     run = functools.partial(

@@ -115,6 +115,7 @@ class SfdExperimentConfig:
     finetune_options: FinetuneOptions = dataclasses.field(default_factory=_default_options)
     lags_from_receiver: bool = True
     extra_tests: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    extra_test_budgets: tuple[str, ...] | None = None
     snr_bands: tuple[tuple[float, float], ...] = ((-20.0, -5.0), (-5.0, 0.0), (0.0, 10.0), (10.0, 30.0))
     eval_batch_size: int = 16
 
@@ -136,6 +137,12 @@ class SfdExperimentConfig:
             raise ConfigError("the experiment has nothing to run (no target, no baseline)")
         if isinstance(self.eval_batch_size, bool) or self.eval_batch_size < 1:
             raise ConfigError(f"eval_batch_size={self.eval_batch_size!r} must be a positive integer")
+        unknown_budgets = set(self.extra_test_budgets or ()) - set(self.budgets)
+        if unknown_budgets:
+            raise ConfigError(
+                f"extra_test_budgets {sorted(unknown_budgets)} are not budgets of the dataset "
+                f"({', '.join(self.budgets)})"
+            )
         for name, overrides in self.extra_tests.items():
             if not name or not isinstance(overrides, Mapping):
                 raise ConfigError(

@@ -161,8 +161,9 @@ class FinetuneOptions:
         soft_targets_deg: ``None`` trains on hard classes (the paper); a width in degrees trains on ordinal
             soft targets, a Gaussian over the azimuth classes around the true one
             (:meth:`AzimuthGrid.soft_targets`), so a near miss costs less than a far one.
-        encoder_lr_scale: the encoder's learning rate as a fraction of ``TrainConfig.lr`` (1: the same as the
-            classifier; smaller keeps a pretrained encoder closer to its pretraining).
+        encoder_lr_scale: a pretrained encoder's learning rate as a fraction of ``TrainConfig.lr`` (1: the
+            same as the classifier; smaller keeps it closer to its pretraining). A randomly initialised
+            encoder (the supervised baselines) always trains at the full rate.
         augment: noise augmentation of the training clips, or ``None``.
 
     Raises:
@@ -557,7 +558,7 @@ def finetune(
         assert isinstance(model, SfdLocalizer)
         if pretrained is not None:
             model.load_encoder(pretrained)
-        model.encoder_lr_scale = options.encoder_lr_scale
+            model.encoder_lr_scale = options.encoder_lr_scale
         if freeze_encoder:
             model.freeze_encoder()
 
