@@ -311,3 +311,29 @@ def test_factory_must_return_a_module(saved):
     folder, _ = saved
     with pytest.raises(TypeError, match="factory returned dict for 'tiny'"):
         load_checkpoint(folder, lambda name, **kw: dict(kw))
+
+
+def test_an_edited_model_json_cannot_request_a_huge_model(tmp_path):
+    """model.json's arguments are checked on the meta device against the stored tensors: no allocation."""
+    import json
+
+    from spatialrep.train import register_model, registered_models
+
+    if "test_huge_linear" not in registered_models():
+
+        @register_model("test_huge_linear")
+        class Huge(nn.Module):
+            def __init__(self, width: int) -> None:
+                super().__init__()
+                self.linear = nn.Linear(width, width)
+
+    model = registered_models()["test_huge_linear"](width=4)
+    save_checkpoint(tmp_path / "m", model, model_name="test_huge_linear", model_kwargs={"width": 4})
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["model_kwargs"]["width"] = 1_000_000  # 10^12 weights: 4 TB if it were allocated
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(
+        ValueError, match=r"wrong shape: linear.weight: checkpoint \(4, 4\) vs model \(1000000, 1000000\)"
+    ):
+        load_checkpoint(tmp_path / "m")

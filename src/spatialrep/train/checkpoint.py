@@ -263,6 +263,26 @@ def _build(factory: Factory | None, meta: CheckpointMeta) -> nn.Module:
     return model
 
 
+def _check_fits(
+    folder: Path, name: str, expected: Mapping[str, tuple[int, ...]], stored: Mapping[str, tuple[int, ...]]
+) -> None:
+    """Raise ``ValueError`` unless the stored tensors have exactly the names and shapes the model expects."""
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"checkpoint {folder} does not fit model {name!r}: "
+            f"missing tensor(s) [{_listed(missing)}], unexpected tensor(s) [{_listed(unexpected)}]"
+        )
+    wrong = [
+        f"{key}: checkpoint {stored[key]} vs model {shape}"
+        for key, shape in expected.items()
+        if stored[key] != shape
+    ]
+    if wrong:
+        raise ValueError(f"checkpoint {folder} has tensors of the wrong shape: {_listed(wrong)}")
+
+
 def _listed(names: list[str]) -> str:
     more = f" (+{len(names) - _MAX_LISTED} more)" if len(names) > _MAX_LISTED else ""
     return ", ".join(names[:_MAX_LISTED]) + more
@@ -288,7 +308,8 @@ def load_checkpoint(
     Raises:
         FileNotFoundError: the folder, ``model.json`` or ``model.safetensors`` is missing.
         ValueError: corrupt JSON or weights, weights not matching the JSON's checksum, missing or unexpected
-            tensor names, or tensors whose shapes differ from the rebuilt model's (all named).
+            tensor names, or tensors whose shapes differ from the rebuilt model's (all named; checked on the
+            meta device before any weight is allocated).
         KeyError: the model name is unknown to a registry mapping.
     """
     folder = Path(directory)
@@ -304,25 +325,21 @@ def load_checkpoint(
             f"{weights} does not match the checksum in {META_FILE} (an interrupted or mixed save?)"
         )
     try:
+        with safetensors.safe_open(str(weights), framework="pt") as handle:
+            stored = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers/data
+        raise ValueError(f"checkpoint weights {weights} cannot be read: {exc}") from exc
+    # Build on the meta device first: model.json's arguments are checked against the stored tensors before
+    # any memory is allocated, so an edited model.json cannot request an absurd model.
+    with torch.device("meta"):
+        skeleton = _build(factory, meta)
+    shapes = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    _check_fits(folder, meta.model_name, shapes, stored)
+    try:
         tensors = safetensors.torch.load_file(str(weights), device=str(map_location))
     except Exception as exc:  # safetensors raises its own error types for corrupt headers/data
         raise ValueError(f"checkpoint weights {weights} cannot be read: {exc}") from exc
     model = _build(factory, meta)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"checkpoint {folder} does not fit model {meta.model_name!r}: "
-            f"missing tensor(s) [{_listed(missing)}], unexpected tensor(s) [{_listed(unexpected)}]"
-        )
-    wrong = [
-        f"{name}: checkpoint {tuple(tensors[name].shape)} vs model {tuple(ref.shape)}"
-        for name, ref in expected.items()
-        if tuple(tensors[name].shape) != tuple(ref.shape)
-    ]
-    if wrong:
-        raise ValueError(f"checkpoint {folder} has tensors of the wrong shape: {_listed(wrong)}")
     model.load_state_dict(tensors, strict=True)
     model.to(map_location)
     model.eval()
