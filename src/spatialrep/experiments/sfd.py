@@ -125,7 +125,7 @@ def _training_units(out: Path, config: SfdExperimentConfig, progress: bool) -> l
     data = out / "data"
     units: list[Unit] = []
     pretrain_seeds = config.seeds if config.pretrain_per_seed else config.seeds[:1]
-    for target in config.targets:
+    for target in (*config.targets, *config.diagnostic_targets):
         for seed in pretrain_seeds:
             run_dir = _pretrain_dir(out, config, target, seed)
 
@@ -282,7 +282,7 @@ def _mean_predictor_mse(data: Path, config: SfdExperimentConfig, target: str) ->
 def _pretraining_table(out: Path, config: SfdExperimentConfig) -> str:
     """Best validation MSE of every pretraining as R² against the training-mean predictor, and its step."""
     lines = []
-    for target in config.targets:
+    for target in (*config.targets, *config.diagnostic_targets):
         folder = out / "pretrain" / _target_folder(target)
         reference_path = folder / "mean_predictor.json"
         if not reference_path.is_file():

@@ -82,6 +82,7 @@ class SfdExperimentConfig:
         targets: pretraining targets, each giving a method ``sfd-<target>``; ``<target>:instance`` pretrains
             on per-clip normalised GCC-type targets instead of the causal per-frame ones (method
             ``sfd-<target>-instance``).
+        diagnostic_targets: targets that are only pretrained (for the R² table), not fine-tuned.
         seeds: fine-tuning seeds (each learned model is trained once per seed and budget).
         pretrain_per_seed: pretrain once per seed (``True``) or once per target, with seed ``seeds[0]``,
             shared by every fine-tuning seed.
@@ -105,6 +106,7 @@ class SfdExperimentConfig:
     dataset: Mapping[str, Any]
     model: SfdConfig = dataclasses.field(default_factory=SfdConfig)
     targets: tuple[str, ...] = TARGETS
+    diagnostic_targets: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2)
     pretrain_per_seed: bool = False
     pretrain: TrainConfig = dataclasses.field(default_factory=TrainConfig)
@@ -122,8 +124,13 @@ class SfdExperimentConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "dataset", resolve_dataset(self.dataset))
         load_dataset_config(dict(self.dataset))  # validates it
-        for target in self.targets:
+        for target in (*self.targets, *self.diagnostic_targets):
             parse_target(target)
+        overlap = set(self.targets) & set(self.diagnostic_targets)
+        if overlap:
+            raise ConfigError(
+                f"targets {sorted(overlap)} are listed both as targets and as diagnostic_targets"
+            )
         for name, given, valid in (
             ("supervised", self.supervised, SUPERVISED_BASELINES),
             ("classic", self.classic, CLASSIC_LOCALIZERS),
