@@ -161,6 +161,7 @@ def test_localize_rejects_non_positive_segment(runs, capsys):
 def test_classic_localizers_run_by_name(runs, capsys):
     """The classic localizers answer the same command; their clip estimate equals the library's."""
     from spatialrep.evaluate import GccPhatItdLocalizer
+    from spatialrep.methods.classic import resolve_classic
     from spatialrep.simulate.hrtf import load_default_hrtf
 
     wav = _test_file(runs)
@@ -169,7 +170,10 @@ def test_classic_localizers_run_by_name(runs, capsys):
     result = json.loads(out)
     assert result["model_type"] == "ClassicLocalizer" and result["model"] == "gcc-phat-itd"
     audio, rate = read_audio(wav)
-    direct = GccPhatItdLocalizer.from_hrtf(load_default_hrtf(rate)).localize(audio.astype(np.float32))
+    validated = resolve_classic("gcc-phat-itd").binaural  # the name means the family's validated variant
+    direct = GccPhatItdLocalizer.from_hrtf(load_default_hrtf(rate), **validated).localize(
+        audio.astype(np.float32)
+    )
     assert result["clip"]["azimuth_deg"] == pytest.approx(math.degrees(direct[0]))
     assert len(result["segments"]) == 1  # 0.5 s clip, 0.5 s segments
     code, _, err = _localize(capsys, wav, "--model", "srp-phat", "--stream")

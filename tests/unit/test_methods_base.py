@@ -10,9 +10,22 @@ import torch
 from scipy.signal import fftconvolve
 
 from spatialrep.evaluate import GccPhatItdLocalizer, MusicLocalizer, SrpPhatLocalizer
+from spatialrep.evaluate.baselines import GccPhatItdTracker
 from spatialrep.methods import Directions, Embedder, FrameTrack, Localizer, QualityMetric, StreamingLocalizer
 from spatialrep.methods.base import check_audio
-from spatialrep.methods.classic import CLASSIC_LOCALIZERS, ClassicLocalizer, classic_localizer
+from spatialrep.methods.classic import (
+    CLASSIC_FAMILIES,
+    CLASSIC_LOCALIZERS,
+    CLASSIC_VARIANTS,
+    DEFAULT_CLASSIC,
+    DEFAULT_VARIANT,
+    STREAMING_CLASSIC,
+    ClassicLocalizer,
+    StreamingClassicLocalizer,
+    classic_family,
+    classic_localizer,
+    resolve_classic,
+)
 from spatialrep.simulate.receiver_factory import make_receiver
 
 FS = 16000
@@ -71,33 +84,112 @@ def test_check_audio_batches_a_single_clip():
     )
 
 
+_BUILDERS = {
+    "gcc": GccPhatItdLocalizer,
+    "gcc-stream": GccPhatItdTracker,
+    "srp": SrpPhatLocalizer,
+    "music": MusicLocalizer,
+}
+
+
 @pytest.mark.parametrize("name", CLASSIC_LOCALIZERS)
 def test_classic_localizers_by_name_equal_the_algorithms(name, kemar):
     localizer = classic_localizer(name, kemar)
-    assert isinstance(localizer, Localizer) and not isinstance(localizer, StreamingLocalizer)
+    variant = resolve_classic(name)
+    assert localizer.name == name and localizer.variant == variant.name
+    assert isinstance(localizer, Localizer)
+    assert isinstance(localizer, StreamingLocalizer) == (variant.name in STREAMING_CLASSIC)
     assert (localizer.sample_rate, localizer.num_channels, localizer.min_samples) == (FS, 2, 1024)
     clips = torch.stack([_clip(kemar, a, seed=i) for i, a in enumerate((-45.0, 20.0))])
-    reference = {"gcc-phat-itd": GccPhatItdLocalizer, "srp-phat": SrpPhatLocalizer, "music": MusicLocalizer}
-    direct = reference[name].from_hrtf(kemar).localize(clips)
+    direct = _BUILDERS[variant.kind].from_hrtf(kemar, **variant.binaural).localize(clips)
     found = localizer.localize(clips, FS)
     np.testing.assert_array_equal(found.azimuth, direct)
-    if name != "music":  # binaural MUSIC is fragile (see its docs); the others find these clips
+    if variant.kind != "music":  # binaural MUSIC is fragile (see its docs); the others find these clips
         np.testing.assert_allclose(np.degrees(found.azimuth), [-45.0, 20.0], atol=5.0)
-    assert "ClassicLocalizer" in repr(localizer)
+    assert "ClassicLocalizer" in repr(localizer) and name in repr(localizer)
 
 
-def test_classic_localizers_for_arrays():
+def test_classic_names_families_and_defaults():
+    assert len(set(CLASSIC_LOCALIZERS)) == len(CLASSIC_LOCALIZERS)
+    assert CLASSIC_LOCALIZERS == DEFAULT_CLASSIC + tuple(CLASSIC_VARIANTS)
+    assert DEFAULT_CLASSIC == ("gcc-phat-itd", "srp-phat", "music") == tuple(CLASSIC_FAMILIES)
+    listed = [name for names in CLASSIC_FAMILIES.values() for name in names]
+    assert sorted(listed) == sorted(CLASSIC_VARIANTS)  # every variant in exactly one family
+    for family, names in CLASSIC_FAMILIES.items():
+        default = DEFAULT_VARIANT[family]
+        assert names[0] == default and not CLASSIC_VARIANTS[default].streaming
+        assert all(classic_family(n) == family for n in (family, *names))
+        assert resolve_classic(family) is CLASSIC_VARIANTS[default]
+    assert STREAMING_CLASSIC == ("gcc-phat-itd-stream",)
+    # The original baselines stay reachable by name, unchanged.
+    assert dict(CLASSIC_VARIANTS["gcc-phat-itd-framemean"].binaural) == {
+        "accumulation": "frame-mean",
+        "upsample": 1,
+    }
+    assert dict(CLASSIC_VARIANTS["srp-phat-framemean"].binaural) == {"accumulation": "frame-mean"}
+    assert dict(CLASSIC_VARIANTS["music-nofnorm"].binaural) == {"frequency_normalization": False}
+
+
+def test_original_gcc_phat_itd_is_reachable_by_name(kemar):
+    clips = torch.stack([_clip(kemar, a, seed=i) for i, a in enumerate((-30.0, 65.0, 5.0))])
+    original = GccPhatItdLocalizer.from_hrtf(kemar)  # the class defaults: the baseline before issue 18
+    np.testing.assert_array_equal(
+        classic_localizer("gcc-phat-itd-framemean", kemar).estimator.estimate_itd(clips),
+        original.estimate_itd(clips),
+    )
+
+
+def test_classic_keyword_overrides(kemar):
+    localizer = classic_localizer("gcc-phat-itd-clip", kemar, n_fft=512, freq_range=(200.0, 6000.0))
+    assert localizer.min_samples == 512 and localizer.estimator.bins == (6, 193)
+    assert localizer.estimator.accumulation == "clip" and localizer.estimator.upsample == 16
+    assert classic_localizer("srp-phat", kemar, n_fft=None).min_samples == 1024
+    with pytest.raises(TypeError, match="wobble"):
+        classic_localizer("srp-phat", kemar, wobble=1)
+
+
+def test_streaming_classic_localizer_equals_offline(kemar):
+    localizer = classic_localizer("gcc-phat-itd-stream", kemar)
+    assert isinstance(localizer, StreamingClassicLocalizer) and isinstance(localizer, StreamingLocalizer)
+    clips = torch.stack([_clip(kemar, a, seconds=1.0, seed=i) for i, a in enumerate((-60.0, 35.0))])
+    offline = localizer.localize(clips, FS)
+    for chunk in (160, 1600, 5000):
+        np.testing.assert_array_equal(localizer.localize_stream(clips, FS, chunk).azimuth, offline.azimuth)
+    np.testing.assert_allclose(np.degrees(offline.azimuth), [-60.0, 35.0], atol=5.0)
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="chunk_samples must be a positive integer"):
+            localizer.localize_stream(clips, FS, bad)
+    with pytest.raises(ValueError, match="8000 Hz"):
+        localizer.localize_stream(clips, 8000, 160)
+
+
+@pytest.mark.parametrize("name", CLASSIC_LOCALIZERS)
+def test_classic_localizers_for_arrays(name):
     array = make_receiver("array:circular4", FS)
-    srp = classic_localizer("srp-phat", array)
-    assert srp.num_channels == 4 and srp.min_samples == 512
+    if resolve_classic(name).array is None:
+        with pytest.raises(ValueError, match=f"{name} needs a binaural head with an ITD table"):
+            classic_localizer(name, array)
+        return
+    localizer = classic_localizer(name, array)
+    assert localizer.num_channels == 4 and localizer.min_samples == 512
     clip = _clip(array, 60.0, seed=3)
-    assert abs(np.degrees(srp.localize(clip, FS).azimuth[0]) - 60.0) <= 5.0
-    with pytest.raises(ValueError, match="microphone array"):
-        classic_localizer("gcc-phat-itd", array)
-    with pytest.raises(ValueError, match="unknown classic localizer 'beamformer'"):
+    assert abs(np.degrees(localizer.localize(clip, FS).azimuth[0]) - 60.0) <= 5.0
+
+
+def test_classic_localizer_refuses_bad_names_and_receivers(kemar):
+    array = make_receiver("array:circular4", FS)
+    with pytest.raises(
+        ValueError, match="unknown classic localizer 'beamformer'; valid: gcc-phat-itd, srp-phat"
+    ):
         classic_localizer("beamformer", array)
-    with pytest.raises(ValueError, match="HRTF set or a microphone array"):
+    with pytest.raises(ValueError, match="unknown classic localizer 'gcc-phat'"):
+        classic_localizer("gcc-phat", kemar)
+    with pytest.raises(
+        ValueError, match="'srp-phat' needs an HRTF set or a microphone array receiver, got object"
+    ):
         classic_localizer("srp-phat", object())
+    with pytest.raises(ValueError, match="unknown classic localizer"):
+        classic_family("music-root")
 
 
 def test_protocols_are_structural():
