@@ -77,6 +77,7 @@ def test_every_model_baseline_and_floor_is_evaluated_on_each_test_set(experiment
     table = (out / "results.md").read_text()
     assert "| sfd-gcc_phat | 4s | 2 |" in table and "MAE reduction against STFT-DNN" in table
     assert "Best trivial floor on this test set" in table and "## Test set sphere" in table
+    assert "## Learned against classic (in-domain)" in table and "| [-5, 0) |" in table
     assert "R² against the training-mean predictor" in table and "| gcc_phat | seed0 |" in table
     reference = json.loads((out / "pretrain" / "gcc_phat" / "mean_predictor.json").read_text())
     assert reference["mse"] > 0 and reference["zero_mse"] > 0
@@ -161,7 +162,9 @@ def test_recipes_load_and_overrides_apply():
 @pytest.mark.parametrize("scale", list_scales("sfd"))
 def test_named_scales_are_valid_and_use_at_least_three_seeds(scale):
     config = load_recipe("sfd", scale=scale)
-    assert len(config.seeds) >= 3 and set(config.targets) == {"gcc", "gcc_phat", "cps_phat", "ipd_ild"}
+    pretrained = {target.partition(":")[0] for target in (*config.targets, *config.diagnostic_targets)}
+    assert len(config.seeds) >= 3 and pretrained == {"gcc", "gcc_phat", "cps_phat", "ipd_ild"}
+    assert {"gcc-phat-itd-snr", "srp-phat-framemean", "music-freefield"} <= set(config.classic)
     assert list(config.budgets.values()) == sorted(config.budgets.values())
     assert config.dataset["scene"]["num_sources"] == [1, 1]
 

@@ -19,7 +19,7 @@ from spatialrep.data.augment import NoiseAugmentation
 from spatialrep.data.presets import load_dataset_config, preset_path
 from spatialrep.features.distillation import NORMALIZATIONS, TARGETS
 from spatialrep.features.functional import default_max_lag
-from spatialrep.methods.classic import CLASSIC_LOCALIZERS
+from spatialrep.methods.classic import CLASSIC_LOCALIZERS, CLASSIC_VARIANTS
 from spatialrep.methods.sfd import FinetuneOptions, SfdConfig
 from spatialrep.train import TrainConfig
 
@@ -89,7 +89,9 @@ class SfdExperimentConfig:
         pretrain: :class:`TrainConfig` of pretraining (``seed`` is set per run).
         finetune: :class:`TrainConfig` of fine-tuning and of the supervised baselines.
         supervised: supervised baselines (:data:`SUPERVISED_BASELINES`).
-        classic: classic baselines (:data:`~spatialrep.methods.classic.CLASSIC_LOCALIZERS`).
+        classic: classic baselines (names of :data:`~spatialrep.methods.classic.CLASSIC_LOCALIZERS`); by
+            default every explicit variant, so the validated default of each family and the others are rows
+            of the same table.
         linear_probe: also train a frozen-encoder linear probe of every pretrained model.
         finetune_options: targets, encoder learning rate and noise augmentation of fine-tuning
             (:class:`FinetuneOptions`; the supervised baselines train with the same options).
@@ -112,7 +114,7 @@ class SfdExperimentConfig:
     pretrain: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     finetune: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     supervised: tuple[str, ...] = SUPERVISED_BASELINES
-    classic: tuple[str, ...] = CLASSIC_LOCALIZERS
+    classic: tuple[str, ...] = tuple(CLASSIC_VARIANTS)
     linear_probe: bool = False
     finetune_options: FinetuneOptions = dataclasses.field(default_factory=_default_options)
     lags_from_receiver: bool = True
