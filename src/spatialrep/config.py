@@ -131,6 +131,21 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str | None = None) -
         raise ConfigError(f"{where}: {exc}") from exc
 
 
+def as_config(cls: type[T], value: Any) -> T:
+    """``value`` if it is a ``cls``, else ``cls`` built from a mapping (a checkpoint's ``{"config": {...}}``).
+
+    Raises:
+        TypeError: neither a ``cls`` nor a mapping.
+        ConfigError: unknown keys or invalid values.
+    """
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        return from_dict(cls, value)
+    article = "an" if cls.__name__[0] in "AEIOUS" else "a"
+    raise TypeError(f"config must be {article} {cls.__name__} or a dict, got {type(value).__name__}")
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """Plain, YAML-safe dict of a (nested) dataclass config; tuples become lists."""
 

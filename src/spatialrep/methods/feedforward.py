@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from spatialrep.config import ConfigError, to_dict
+from spatialrep.config import ConfigError, as_config, to_dict
 from spatialrep.config import from_dict as config_from_dict
 from spatialrep.data.measurement_sets import direction_dataset
 from spatialrep.features.measurement import MeasurementConfig
@@ -76,14 +76,6 @@ class FeedForwardConfig:
         return config_from_dict(cls, data)
 
 
-def _as_config(config: FeedForwardConfig | Mapping[str, Any]) -> FeedForwardConfig:
-    if isinstance(config, FeedForwardConfig):
-        return config
-    if isinstance(config, Mapping):
-        return FeedForwardConfig.from_dict(config)
-    raise TypeError(f"config must be a FeedForwardConfig or a dict, got {type(config).__name__}")
-
-
 @register_model("ff_regressor")
 class FeedForwardRegressor(nn.Module):
     """Two MLP + ``tanh`` regressors, one per angle, of ``angle_deg / 180``.
@@ -101,7 +93,7 @@ class FeedForwardRegressor(nn.Module):
 
     def __init__(self, config: FeedForwardConfig | Mapping[str, Any]) -> None:
         super().__init__()
-        self.config = _as_config(config)
+        self.config = as_config(FeedForwardConfig, config)
         dim = self.config.frontend.dim
         self.networks = nn.ModuleDict({angle: self.config.encoder.build(dim) for angle in ANGLES})
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from spatialrep.config import ConfigError, to_dict
+from spatialrep.config import ConfigError, as_config, to_dict
 from spatialrep.config import from_dict as config_from_dict
 from spatialrep.data.measurement_sets import direction_dataset
 from spatialrep.evaluate.knn import KnnRegressor
@@ -156,14 +156,6 @@ class SceConfig:
         return config_from_dict(cls, data)
 
 
-def _as_config(config: SceConfig | Mapping[str, Any]) -> SceConfig:
-    if isinstance(config, SceConfig):
-        return config
-    if isinstance(config, Mapping):
-        return SceConfig.from_dict(config)
-    raise TypeError(f"config must be an SceConfig or a dict, got {type(config).__name__}")
-
-
 def _check_features(features: Tensor, dim: int) -> Tensor:
     if not isinstance(features, Tensor) or features.ndim != 2 or features.shape[1] != dim:
         shape = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
@@ -196,7 +188,7 @@ class SceEmbedding(nn.Module):
 
     def __init__(self, config: SceConfig | Mapping[str, Any], num_references: int = 0) -> None:
         super().__init__()
-        self.config = _as_config(config)
+        self.config = as_config(SceConfig, config)
         if isinstance(num_references, bool) or not isinstance(num_references, int) or num_references < 0:
             raise ValueError(f"num_references must be a non-negative integer, got {num_references!r}")
         self.encoder = self.config.encoder.build(self.config.frontend.dim)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from spatialrep.config import ConfigError, to_dict
+from spatialrep.config import ConfigError, as_config, to_dict
 from spatialrep.config import from_dict as config_from_dict
 from spatialrep.data.augment import NoiseAugmentation
 from spatialrep.data.datasets import ManifestDataset, collate_examples
@@ -183,14 +183,6 @@ class FinetuneOptions:
             raise ConfigError(f"encoder_lr_scale={self.encoder_lr_scale!r} must be > 0")
 
 
-def _as_config(config: SfdConfig | Mapping[str, Any]) -> SfdConfig:
-    if isinstance(config, SfdConfig):
-        return config
-    if isinstance(config, Mapping):
-        return SfdConfig.from_dict(config)
-    raise TypeError(f"config must be an SfdConfig or a dict, got {type(config).__name__}")
-
-
 @register_model("sfd_pretrainer")
 class SfdPretrainer(nn.Module):
     """Encoder + linear predictor of the distillation target.
@@ -204,7 +196,7 @@ class SfdPretrainer(nn.Module):
 
     def __init__(self, config: SfdConfig | Mapping[str, Any]) -> None:
         super().__init__()
-        self.config = _as_config(config)
+        self.config = as_config(SfdConfig, config)
         self.encoder = self.config.encoder.build(self.config.frontend.dim)
         self.predictor = LinearHead(self.encoder.output_dim, self.config.target.dim(self.config.frontend))
 
@@ -231,7 +223,7 @@ class SfdLocalizer(nn.Module):
 
     def __init__(self, config: SfdConfig | Mapping[str, Any]) -> None:
         super().__init__()
-        self.config = _as_config(config)
+        self.config = as_config(SfdConfig, config)
         self.grid = self.config.grid()
         self.encoder = self.config.encoder.build(self.config.frontend.dim)
         self.classifier = FramewiseClassifier(self.encoder.output_dim, self.grid.num_classes)
