@@ -215,3 +215,45 @@ def test_localize_folders_in_one_call_writes_rows(runs, tmp_path, capsys):
     assert code == 0 and len(segment_rows) == 10 and segment_rows[0]["segment"] == "0"
     code, _, err = _localize(capsys, str(copies[0]), str(copies[1]), "--model", str(runs / "ft"), "--json")
     assert code == 2 and "--json" in err
+
+
+def test_silence_has_no_source_and_implausible_rates_are_refused(runs, tmp_path, capsys):
+    """Silent stretches get no direction (NaN / null, with the reason) instead of a confident guess."""
+    import csv
+
+    audio, rate = read_audio(_test_file(runs))
+    padded = tmp_path / "pause_then_speech.wav"
+    write_audio(padded, np.concatenate([np.zeros((2, rate // 2)), audio], axis=1), rate)
+    code, out, _ = _localize(capsys, str(padded), "--model", str(runs / "ft"), "--json")
+    result = json.loads(out)
+    assert code == 0 and math.isfinite(result["clip"]["azimuth_deg"])
+    first, last = result["segments"][0], result["segments"][-1]
+    assert first["azimuth_deg"] is None and "silent" in first["no_source"]
+    assert last["azimuth_deg"] is not None and "no_source" not in last
+    speech_only = json.loads(_localize(capsys, _test_file(runs), "--model", str(runs / "ft"), "--json")[1])
+    assert result["clip"]["azimuth_deg"] == speech_only["clip"]["azimuth_deg"]  # silent frames do not vote
+    silent = tmp_path / "silence.wav"
+    write_audio(silent, np.zeros((2, rate)), rate)
+    for model in (str(runs / "ft"), "gcc-phat-itd"):
+        code, out, _ = _localize(capsys, str(silent), "--model", model, "--json")
+        clip = json.loads(out)["clip"]
+        assert (
+            code == 0
+            and clip["azimuth_deg"] is None
+            and "below the -70 dBFS activity floor" in clip["no_source"]
+        )
+    code, out, _ = _localize(capsys, str(silent), "--model", str(runs / "ft"))
+    assert "azimuth n/a (no source: silent" in out
+    rows_csv = tmp_path / "rows.csv"
+    assert (
+        _localize(capsys, str(silent), str(padded), "--model", str(runs / "ft"), "--out", str(rows_csv))[0]
+        == 0
+    )
+    rows = list(csv.DictReader(rows_csv.open()))
+    assert rows[0]["azimuth_deg"] == "" and rows[0]["no_source"].startswith("silent")
+    slow = tmp_path / "one_hertz.wav"
+    import soundfile as sf
+
+    sf.write(slow, np.zeros((100, 2)) + 0.1, 1)
+    code, _, err = _localize(capsys, str(slow), "--model", str(runs / "ft"))
+    assert code == 2 and "sample rate of 1 Hz, outside the plausible 4000-384000 Hz" in err

@@ -201,3 +201,14 @@ def test_protocols_are_structural():
 
     assert isinstance(Metric(), QualityMetric) and not isinstance(Metric(), Embedder)
     assert not isinstance(ClassicLocalizer("x", None, FS, 2, 10), Embedder)
+
+
+def test_pooling_leaves_out_inactive_frames():
+    probs = np.array([[[0.9, 0.1], [0.9, 0.1], [0.2, 0.8]]])
+    track = FrameTrack(probs, np.radians([-10.0, 10.0]), hop_s=0.01, frame_s=0.032)
+    assert np.degrees(track.pooled_azimuth())[0] == pytest.approx(-10.0)
+    active = np.array([False, False, True])  # the first two frames were silence
+    assert np.degrees(track.pooled_azimuth(active=active))[0] == pytest.approx(10.0)
+    assert np.isnan(track.pooled_azimuth(0, 2, active)[0])  # no active frame: no direction
+    with pytest.raises(ValueError, match="active must have shape"):
+        track.pooled_azimuth(active=np.ones(2, dtype=bool))

@@ -28,9 +28,11 @@ def _print_result(result: dict[str, Any], stream: bool) -> None:
     mode = "streaming" if stream else "offline"
     clip = result["clip"]
     with_elevation = "elevation_deg" in clip
-    where = f"azimuth {clip['azimuth_deg']:+.1f}°"
+    where = f"azimuth {_angle(clip['azimuth_deg']).strip()}"
     if with_elevation:
-        where += f", elevation {clip['elevation_deg']:+.1f}°"
+        where += f", elevation {_angle(clip['elevation_deg']).strip()}"
+    if "no_source" in clip:
+        where += f" (no source: {clip['no_source']})"
     print(f"{result['file']}: {where} (whole clip, {mode}, {result['model_type']})")
     print("  start_s   end_s  azimuth" + ("  elevation" if with_elevation else ""))
     for seg in result["segments"]:
@@ -41,6 +43,7 @@ def _print_result(result: dict[str, Any], stream: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spatialrep.experiments.report import plain
     from spatialrep.inference import localize_file, localize_paths, write_rows
 
     single = len(args.files) == 1 and args.out is None and not args.segments_csv
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         if not args.logits or result["frame_logits"] is None:
             result.pop("frame_logits")
-        print(json.dumps(result, indent=2, allow_nan=False))
+        print(json.dumps(plain(result), indent=2, allow_nan=False))  # NaN (no source) becomes null
         return 0
     _print_result(result, args.stream)
     return 0

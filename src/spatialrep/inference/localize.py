@@ -15,7 +15,9 @@ Only the protocols are used: no method's class is named here.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import math
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,7 +30,7 @@ import torch
 from spatialrep.dsp import resample
 from spatialrep.io.atomic import atomic_write_text
 from spatialrep.io.audio import read_audio
-from spatialrep.methods.base import Directions, Localizer, StreamingLocalizer
+from spatialrep.methods.base import Directions, FrameTrack, Localizer, StreamingLocalizer
 from spatialrep.methods.classic import CLASSIC_LOCALIZERS, classic_localizer
 from spatialrep.methods.registry import load_model
 from spatialrep.simulate.receiver_factory import make_receiver
@@ -46,11 +48,18 @@ __all__ = [
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 """Files :func:`audio_files` picks up in folders."""
 
-ROW_COLUMNS = ("file", "segment", "start_s", "end_s", "azimuth_deg", "elevation_deg", "error")
+ROW_COLUMNS = ("file", "segment", "start_s", "end_s", "azimuth_deg", "elevation_deg", "no_source", "error")
 """Columns of :func:`localize_paths` rows (``segment`` is empty for whole-clip rows)."""
 
 DEFAULT_SEGMENT_S = {True: 0.1, False: 0.5}
 """Default segment length (s) for frame-wise (``True``) and clip-level models."""
+
+ACTIVITY_FLOOR_DBFS = -70.0
+"""A segment (or frame) whose RMS level is below this (dB re full scale) has no source to localize: its
+direction is reported as NaN (``null`` in JSON, empty in CSV) with the reason, instead of a guess."""
+
+SAMPLE_RATE_RANGE = (4000, 384000)
+"""Sample rates accepted from files (Hz); anything else is refused rather than resampled into nonsense."""
 
 
 def load_localizer(
@@ -87,6 +96,9 @@ def load_localizer(
 
 def _read(path: str | os.PathLike[str], localizer: Localizer) -> torch.Tensor:
     audio, rate = read_audio(path, expected_channels=localizer.num_channels)
+    low, high = SAMPLE_RATE_RANGE
+    if not low <= rate <= high:
+        raise ValueError(f"{path} has a sample rate of {rate} Hz, outside the plausible {low}-{high} Hz")
     if rate != localizer.sample_rate:
         warnings.warn(
             f"{path} is at {rate} Hz; resampling to the model's {localizer.sample_rate} Hz",
@@ -111,38 +123,56 @@ def _segment_bounds(total: int, segment: int, minimum: int) -> list[tuple[int, i
     return [(s, e) for s, e in bounds]
 
 
-def _direction(directions: Directions, index: int = 0) -> dict[str, float]:
-    out = {"azimuth_deg": _degrees(directions.azimuth[index])}
+def _level_dbfs(audio: torch.Tensor) -> float:
+    """RMS level over every channel and sample, dB re full scale (-inf for silence)."""
+    power = float(audio.double().square().mean()) if audio.numel() else 0.0
+    return 10.0 * math.log10(power) if power > 0 else -math.inf
+
+
+def _direction(directions: Directions, index: int = 0, level_dbfs: float = 0.0) -> dict[str, Any]:
+    """The direction as degrees, or NaN and the reason when the audio is below the activity floor."""
+    silent = level_dbfs < ACTIVITY_FLOOR_DBFS
+    out: dict[str, Any] = {"azimuth_deg": math.nan if silent else _degrees(directions.azimuth[index])}
     if directions.elevation is not None:
-        out["elevation_deg"] = _degrees(directions.elevation[index])
+        out["elevation_deg"] = math.nan if silent else _degrees(directions.elevation[index])
+    if silent or math.isnan(out["azimuth_deg"]):
+        out["no_source"] = (
+            f"silent: {level_dbfs:.0f} dBFS, below the {ACTIVITY_FLOOR_DBFS:g} dBFS activity floor"
+        )
     return out
+
+
+def _active_frames(audio: torch.Tensor, track: FrameTrack, rate: int) -> np.ndarray:
+    """Which frames of a track are at or above the activity floor, from the audio each one covers."""
+    starts = (np.arange(track.num_frames) * track.hop_s * rate).round().astype(int)
+    length = round(track.frame_s * rate)
+    return np.array([_level_dbfs(audio[:, s : s + length]) >= ACTIVITY_FLOOR_DBFS for s in starts])
 
 
 def _segments(
     localizer: Localizer, audio: torch.Tensor, directions: Directions, segment_s: float
 ) -> list[dict[str, Any]]:
     track = directions.track
+    rate = localizer.sample_rate
     if track is not None:
+        active = _active_frames(audio, track, rate)
         per_segment = max(1, round(segment_s / track.hop_s))
         segments = []
         for start in range(0, track.num_frames, per_segment):
             stop = min(start + per_segment, track.num_frames)
-            segments.append(
-                {
-                    "start_s": round(start * track.hop_s, 6),
-                    "end_s": round((stop - 1) * track.hop_s + track.frame_s, 6),
-                    "azimuth_deg": _degrees(track.pooled_azimuth(start, stop)[0]),
-                }
-            )
+            start_s, end_s = start * track.hop_s, (stop - 1) * track.hop_s + track.frame_s
+            level = _level_dbfs(audio[:, round(start_s * rate) : round(end_s * rate)])
+            pooled = Directions(track.pooled_azimuth(start, stop, active))
+            bounds = {"start_s": round(start_s, 6), "end_s": round(end_s, 6)}
+            segments.append({**bounds, **_direction(pooled, level_dbfs=level)})
         return segments
-    rate = localizer.sample_rate
     segment = max(localizer.min_samples, round(segment_s * rate))
     segments = []
     for start, end in _segment_bounds(audio.shape[-1], segment, localizer.min_samples):
+        level = _level_dbfs(audio[:, start:end])
         found = localizer.localize(audio[None, :, start:end], rate)
-        segments.append(
-            {"start_s": round(start / rate, 6), "end_s": round(end / rate, 6), **_direction(found)}
-        )
+        bounds = {"start_s": round(start / rate, 6), "end_s": round(end / rate, 6)}
+        segments.append({**bounds, **_direction(found, level_dbfs=level)})
     return segments
 
 
@@ -171,7 +201,9 @@ def localize_file(
     Returns:
         ``{"file", "model", "model_type", "sample_rate", "stream", "clip": {"azimuth_deg"[, "elevation_deg"]},
         "segments": [{"start_s", "end_s", "azimuth_deg"[, "elevation_deg"]}], "frame_logits"}``
-        (``frame_logits`` is ``None`` for models without a frame track).
+        (``frame_logits`` is ``None`` for models without a frame track). Audio below
+        :data:`ACTIVITY_FLOOR_DBFS` has no direction: NaN angles and a ``"no_source"`` reason (a frame-wise
+        model's clip and segments pool their active frames only).
 
     Raises:
         ValueError: non-positive or non-finite lengths, ``stream`` with a model that cannot stream, audio the
@@ -196,16 +228,21 @@ def localize_file(
         directions = localizer.localize_stream(audio[None], rate, chunk)
     else:
         directions = localizer.localize(audio[None], rate)
-    frame_wise = directions.track is not None
+    track = directions.track
+    frame_wise = track is not None
     length = DEFAULT_SEGMENT_S[frame_wise] if segment_s is None else segment_s
-    logits = directions.track.logits if directions.track is not None else None
+    logits = track.logits if track is not None else None
+    if track is not None:  # the clip's direction from its active frames only
+        directions = dataclasses.replace(
+            directions, azimuth=track.pooled_azimuth(active=_active_frames(audio, track, rate))
+        )
     return {
         "file": str(path),
         "model": str(model) if not isinstance(model, Localizer) else type(model).__name__,
         "model_type": type(localizer).__name__,
         "sample_rate": rate,
         "stream": stream,
-        "clip": _direction(directions),
+        "clip": _direction(directions, level_dbfs=_level_dbfs(audio)),
         "segments": _segments(localizer, audio, directions, length),
         "frame_logits": None if logits is None else logits[0].tolist(),
     }
@@ -267,6 +304,12 @@ def localize_paths(
             yield {"file": str(path), "segment": index, **segment}
 
 
+def _csv_cell(key: str, value: Any) -> Any:
+    if isinstance(value, float) and key.endswith("_deg"):
+        return "" if math.isnan(value) else f"{value:.2f}"
+    return value
+
+
 def write_rows(rows: Iterable[dict[str, Any]], out: str | os.PathLike[str] | None = None) -> str:
     """Rows as CSV (:data:`ROW_COLUMNS`; angles with 2 decimals), written atomically to ``out`` if given;
     returns the text."""
@@ -274,9 +317,7 @@ def write_rows(rows: Iterable[dict[str, Any]], out: str | os.PathLike[str] | Non
     writer = csv.DictWriter(buffer, fieldnames=list(ROW_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(
-            {k: (f"{v:.2f}" if isinstance(v, float) and k.endswith("_deg") else v) for k, v in row.items()}
-        )
+        writer.writerow({k: _csv_cell(k, v) for k, v in row.items()})
     text = buffer.getvalue()
     if out is not None:
         atomic_write_text(out, text)

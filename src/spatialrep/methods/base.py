@@ -65,17 +65,28 @@ class FrameTrack:
         """Most probable class per frame, radians, ``(batch, frames)``."""
         return self.class_azimuth[self.probabilities.argmax(axis=-1)]
 
-    def pooled_azimuth(self, start: int = 0, stop: int | None = None) -> FloatArray:
+    def pooled_azimuth(
+        self, start: int = 0, stop: int | None = None, active: npt.ArrayLike | None = None
+    ) -> FloatArray:
         """Azimuth of frames ``[start, stop)``: the mean frame posterior, then its most probable class.
 
-        Frames vote with their whole posterior (a flat, silent frame moves nothing). Returns ``(batch,)``.
+        Frames vote with their whole posterior. ``active`` (``(frames,)`` booleans) leaves out the frames
+        marked ``False`` (silence); a range without an active frame gives NaN. Returns ``(batch,)``.
 
         Raises:
-            ValueError: an empty frame range.
+            ValueError: an empty frame range, or ``active`` of another length.
         """
         block = self.probabilities[:, start:stop]
         if block.shape[1] == 0:
             raise ValueError(f"no frames in [{start}, {stop}) of a {self.num_frames}-frame track")
+        if active is not None:
+            mask = np.asarray(active, dtype=bool)
+            if mask.shape != (self.num_frames,):
+                raise ValueError(f"active must have shape ({self.num_frames},), got {mask.shape}")
+            mask = mask[start:stop]
+            if not mask.any():
+                return np.full(block.shape[0], np.nan)
+            block = block[:, mask]
         return self.class_azimuth[block.mean(axis=1).argmax(axis=-1)]
 
 
