@@ -261,3 +261,21 @@ def test_array_preset_renders_four_channels(tmp_path):
     data, rate = sf.read(tmp_path / rows[0]["noisy_path"], always_2d=True)
     assert data.shape == (8000, 4) and rate == 16000
     assert all(-40 <= e <= 40 for r in rows for e in r["elevation_deg"])
+
+
+def test_sizes_are_checked_before_anything_is_written(tmp_path, monkeypatch, config):
+    import shutil as shutil_module
+    from collections import namedtuple
+
+    from spatialrep.data.config import MAX_EXAMPLES
+    from spatialrep.data.writer import estimated_bytes
+
+    with pytest.raises(ValueError, match=r"num_examples=10,000,001 is more than the 10,000,000"):
+        load_dataset_config("binaural-speech-tiny", [f"num_examples={MAX_EXAMPLES + 1}"])
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda path: usage(10**6, 10**6 - 1000, 1000))
+    out = tmp_path / "new" / "dataset"
+    with pytest.raises(ValueError, match=r"may need up to .* GB but .* has 0.0 GB free"):
+        render_dataset(config, out, workers=1)
+    assert not (tmp_path / "new").exists()  # nothing left behind
+    assert estimated_bytes(config) >= config.num_examples * 0.5 * 16000 * 2 * 2  # at least 16-bit noisy stereo

@@ -21,6 +21,9 @@ SPLITS = ("train", "val", "test")
 
 AUDIO_FORMATS = ("flac", "wav")
 
+MAX_EXAMPLES = 10_000_000
+"""The most examples one dataset may hold (10 million: 11,000 hours of 4 s clips); more is a typo."""
+
 _GRID_TOLERANCE = 1e-6
 
 
@@ -169,6 +172,12 @@ class DatasetConfig:
             or self.num_examples < 1
         ):
             raise ValueError(f"num_examples must be a positive integer, got {self.num_examples!r}")
+        if self.num_examples > MAX_EXAMPLES:
+            raise ValueError(
+                f"num_examples={self.num_examples:,} is more than the {MAX_EXAMPLES:,} one dataset may hold "
+                f"({self.num_examples * self.scene.duration_s / 3600:,.0f} hours of audio); split it into "
+                "several datasets"
+            )
         if not self.signals:
             raise ValueError(f"signals must name at least one signal; valid: {', '.join(SIGNALS)}")
         unknown = [s for s in self.signals if s not in SIGNALS]

@@ -47,6 +47,7 @@ from spatialrep.data.manifest import (
     write_manifest,
 )
 from spatialrep.data.splits import DatasetPlan, ShardTask, SplitPlan, plan_dataset, select_budgets
+from spatialrep.geometry.arrays import make_array
 from spatialrep.io.atomic import atomic_write_text
 from spatialrep.io.audio import write_audio
 from spatialrep.simulate.scene import RenderedScene, SceneSpec
@@ -434,6 +435,35 @@ class RenderReport:
     skipped_shards: int
 
 
+BYTES_PER_SAMPLE = 3
+"""Upper bound of the bytes one sample takes on disk (24-bit PCM; FLAC usually takes less)."""
+
+
+def estimated_bytes(config: DatasetConfig) -> int:
+    """An upper bound of the bytes a dataset takes: every signal of every example at 24 bits (split
+    overrides that change the receiver are not counted)."""
+    scene = config.scene
+    receiver = scene.receiver
+    mics = len(make_array(receiver.split(":", 1)[1]).positions) if receiver.startswith("array:") else 2
+    per_signal = [scene.num_sources[1] if signal == "dry" else mics for signal in config.signals]
+    samples = config.num_examples * round(scene.duration_s * scene.sample_rate)
+    return int(samples * sum(per_signal) * BYTES_PER_SAMPLE)
+
+
+def _check_disk_space(root: Path, config: DatasetConfig) -> None:
+    """Refuse, before anything is written, a dataset that cannot fit on the disk of ``root``."""
+    probe = root
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    need = estimated_bytes(config)
+    if need > free:
+        raise ValueError(
+            f"dataset {config.name!r} ({config.num_examples:,} examples) may need up to {need / 1e9:,.1f} GB "
+            f"but {probe} has {free / 1e9:,.1f} GB free; render fewer examples (--num / --hours)"
+        )
+
+
 def render_dataset(
     config: DatasetConfig,
     out: str | os.PathLike[str],
@@ -467,6 +497,7 @@ def render_dataset(
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise DatasetExistsError(f"output path {root} is a file, not a folder")
+    _check_disk_space(root, config)
     root.mkdir(parents=True, exist_ok=True)
     had_lock = (root / LOCK).exists()
     with _locked(root):
