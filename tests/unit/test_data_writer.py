@@ -278,4 +278,4 @@ def test_sizes_are_checked_before_anything_is_written(tmp_path, monkeypatch, con
     with pytest.raises(ValueError, match=r"may need up to .* GB but .* has 0.0 GB free"):
         render_dataset(config, out, workers=1)
     assert not (tmp_path / "new").exists()  # nothing left behind
-    assert estimated_bytes(config) >= config.num_examples * 0.5 * 16000 * 2 * 2  # at least 16-bit noisy stereo
+    assert estimated_bytes(config) >= config.num_examples * 0.5 * 16000 * 2 * 2  # >= 16-bit noisy stereo
