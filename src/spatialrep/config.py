@@ -215,7 +215,7 @@ def load_config(
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
         if loaded is None:
-            loaded = {}
+            raise ConfigError(f"config file {path} is empty; give at least one setting")
         if not isinstance(loaded, Mapping):
             raise ConfigError(f"config file {path} must hold a mapping at top level")
         data = loaded

@@ -61,6 +61,10 @@ def test_bad_files(tmp_path):
     listy.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(Outer, listy)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# only a comment\n")
+    with pytest.raises(ConfigError, match=r"empty\.yaml is empty"):
+        load_config(Outer, empty)
 
 
 def test_parse_overrides_nests():

@@ -81,12 +81,18 @@ def test_dataset_summary_of_an_import(recordings, tmp_path):
         (HEADER + "a.wav,10,0,1,dog,0.8,0.2\n", "end_s 0.2 is not after start_s 0.8"),
         (HEADER + "ghost.wav,10,0,1,dog,,\n", r"1 file\(s\) not found.*ghost.wav"),
         (HEADER, "has no rows"),
+        (HEADER + "a.wav,10,0,1,dog,,\na.wav,10,0,1,dog,,\n", "line 3: repeats line 2"),
+        (HEADER + 'a.wav,10,0,1,"dog,,\n', r"bad.csv is not valid CSV"),
+        (b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x00", r"bad.csv is not UTF-8 text"),
     ],
 )
 def test_bad_label_files_name_the_culprit(recordings, tmp_path, content, match):
     audio, _ = recordings
     labels = tmp_path / "bad.csv"
-    labels.write_text(content)
+    if isinstance(content, bytes):
+        labels.write_bytes(content)
+    else:
+        labels.write_text(content)
     with pytest.raises(LabelFileError, match=match):
         import_recordings(audio, labels, tmp_path / "out")
     assert not (tmp_path / "out" / "manifest.csv").exists()

@@ -37,6 +37,9 @@ def test_audio_roundtrip_and_errors(tmp_path):
         read_audio(tmp_path / "x.flac", expected_sample_rate=48000)
     with pytest.raises(AudioFileError, match="not found"):
         read_audio(tmp_path / "missing.wav")
+    (tmp_path / "folder.wav").mkdir()
+    with pytest.raises(AudioFileError, match=r"folder\.wav is a folder, not an audio file"):
+        read_audio(tmp_path / "folder.wav")
     (tmp_path / "bad.wav").write_bytes(b"RIFF0000garbage")
     with pytest.raises(AudioFileError, match="cannot read"):
         read_audio(tmp_path / "bad.wav")

@@ -69,25 +69,34 @@ def read_labels(labels_csv: Path, audio_dir: Path) -> list[_Example]:
     """Parse and validate the label CSV, grouping rows into examples (first-seen order).
 
     Raises:
-        LabelFileError: missing columns, bad numbers, out-of-range angles or distances, bad spans, missing
-            files.
+        LabelFileError: not UTF-8 or not valid CSV, missing columns, bad numbers, out-of-range angles or
+            distances, bad spans, missing files, repeated rows (each named
+            with its line).
     """
     if not labels_csv.is_file():
         raise LabelFileError(f"label file not found: {labels_csv}")
-    with labels_csv.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise LabelFileError(
-                f"label file {labels_csv} lacks column(s) {', '.join(missing)}; it needs "
-                f"{', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)}); found: "
-                f"{', '.join(header) or 'nothing'}"
-            )
-        raw_rows = [{(k or "").strip(): (v or "") for k, v in row.items()} for row in reader]
+    try:
+        with labels_csv.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f, strict=True)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in REQUIRED if c not in header]
+            if missing:
+                raise LabelFileError(
+                    f"label file {labels_csv} lacks column(s) {', '.join(missing)}; it needs "
+                    f"{', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)}); found: "
+                    f"{', '.join(header) or 'nothing'}"
+                )
+            raw_rows = [{(k or "").strip(): (v or "") for k, v in row.items()} for row in reader]
+    except UnicodeDecodeError as exc:
+        raise LabelFileError(f"label file {labels_csv} is not UTF-8 text (a binary file?): {exc}") from exc
+    except csv.Error as exc:
+        raise LabelFileError(
+            f"label file {labels_csv} is not valid CSV (line {reader.line_num}): {exc}"
+        ) from exc
     if not raw_rows:
         raise LabelFileError(f"label file {labels_csv} has no rows")
     examples: dict[tuple[str, float | None, float | None], _Example] = {}
+    seen: dict[tuple[str, float | None, float | None], dict[tuple[Any, ...], int]] = {}
     absent: list[str] = []
     for line, row in enumerate(raw_rows, start=2):
         where = f"{labels_csv} line {line}"
@@ -114,6 +123,13 @@ def read_labels(labels_csv: Path, audio_dir: Path) -> list[_Example]:
         if start is not None and end is not None and end <= start:
             raise LabelFileError(f"{where}: end_s {end:g} is not after start_s {start:g}")
         key = (name, start, end)
+        source = (azimuth, elevation, distance, row["class"].strip())
+        if key in seen and source in seen[key]:
+            raise LabelFileError(
+                f"{where}: repeats line {seen[key][source]} (same file, span and source); a second source of "
+                "one example needs its own direction or class"
+            )
+        seen.setdefault(key, {})[source] = line
         example = examples.setdefault(key, _Example(name, path.resolve(), start, end))
         example.azimuth.append(azimuth)
         example.elevation.append(elevation)

@@ -40,6 +40,8 @@ def read_audio(
         AudioFileError: missing, corrupt, empty, non-finite, silent (when not allowed) or mismatched file.
     """
     p = Path(path)
+    if p.is_dir():
+        raise AudioFileError(f"{p} is a folder, not an audio file")
     if not p.is_file():
         raise AudioFileError(f"audio file not found: {p}")
     try:
