@@ -82,6 +82,8 @@ def test_dataset_summary_of_an_import(recordings, tmp_path):
         (HEADER + "ghost.wav,10,0,1,dog,,\n", r"1 file\(s\) not found.*ghost.wav"),
         (HEADER, "has no rows"),
         (HEADER + "a.wav,10,0,1,dog,,\na.wav,10,0,1,dog,,\n", "line 3: repeats line 2"),
+        (HEADER + "../labels.csv,10,0,1,dog,,\n", r"line 2: file '\.\./labels\.csv' must be a path inside"),
+        (HEADER + "/etc/hostname,10,0,1,dog,,\n", r"line 2: file '/etc/hostname' must be a path inside"),
         (HEADER + 'a.wav,10,0,1,"dog,,\n', r"bad.csv is not valid CSV"),
         (b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x00", r"bad.csv is not UTF-8 text"),
     ],

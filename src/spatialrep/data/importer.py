@@ -2,7 +2,7 @@
 
 The label CSV has columns ``file, azimuth_deg, elevation_deg, distance_m, class`` and optionally ``start_s,
 end_s``: one row per source, per file or per time span. Rows naming the same file and span become one example
-with several sources. ``file`` is relative to the audio folder (or absolute); ``distance_m`` and ``class`` may
+with several sources. ``file`` is a path inside the audio folder; ``distance_m`` and ``class`` may
 be empty (unknown). The audio stays where it is: the manifest names it by absolute path.
 """
 
@@ -70,8 +70,8 @@ def read_labels(labels_csv: Path, audio_dir: Path) -> list[_Example]:
 
     Raises:
         LabelFileError: not UTF-8 or not valid CSV, missing columns, bad numbers, out-of-range angles or
-            distances, bad spans, missing files, repeated rows (each named
-            with its line).
+            distances, bad spans, missing files, paths outside the audio
+            folder, repeated rows (each named with its line).
     """
     if not labels_csv.is_file():
         raise LabelFileError(f"label file not found: {labels_csv}")
@@ -103,7 +103,12 @@ def read_labels(labels_csv: Path, audio_dir: Path) -> list[_Example]:
         name = row["file"].strip()
         if not name:
             raise LabelFileError(f"{where}: file is empty")
-        path = Path(name) if Path(name).is_absolute() else audio_dir / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise LabelFileError(
+                f"{where}: file {name!r} must be a path inside the audio folder {audio_dir} "
+                "(no absolute path, no '..')"
+            )
+        path = audio_dir / name
         if not path.is_file():
             absent.append(name)
             continue
