@@ -146,6 +146,28 @@ def as_config(cls: type[T], value: Any) -> T:
     raise TypeError(f"config must be {article} {cls.__name__} or a dict, got {type(value).__name__}")
 
 
+def check_sections(config: Any, sections: Mapping[str, type]) -> None:
+    """In a frozen config's ``__post_init__``: each section field holds its dataclass; a mapping is converted
+    (``SfdConfig(encoder={"d_model": 64})`` works as YAML does).
+
+    Raises:
+        ConfigError: a section of another type, or a mapping with unknown keys or invalid values (the field
+            is named, e.g. ``SfdConfig.encoder.d_model``).
+    """
+    owner = type(config).__name__
+    for name, cls in sections.items():
+        value = getattr(config, name)
+        if isinstance(value, cls):
+            continue
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{owner}.{name} must be a {cls.__name__} or a mapping, got {value!r}")
+        try:
+            converted: Any = from_dict(cls, value)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{owner}.{name}: {exc}") from exc
+        object.__setattr__(config, name, converted)
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """Plain, YAML-safe dict of a (nested) dataclass config; tuples become lists."""
 

@@ -1,8 +1,10 @@
 """Rendering to disk: determinism across workers, resume, refusals, failures mid-shard, splits, budgets."""
 
 import fcntl
+import hashlib
 import json
 import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,88 @@ def test_resume_skips_finished_shards_and_ends_with_the_same_bytes(reference, co
     again = render_dataset(config, out, workers=1)
     assert (again.rendered_shards, again.skipped_shards) == (0, 5)
     assert tree(out) == tree(reference)
+
+
+def copy_tree(source: Path, out: Path, keep=lambda name: True) -> None:
+    for name, data in tree(source).items():
+        if keep(name):
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            (out / name).write_bytes(data)
+
+
+def test_shard_json_records_every_file_of_the_shard(reference, config):
+    for folder in sorted(p.parent for p in reference.glob("*/*/shard.csv")):
+        record = json.loads((folder / "shard.json").read_text())
+        names = sorted(p.name for p in folder.iterdir() if p.name != "shard.json")
+        assert record["format"] == "spatialrep-shard" and record["shard"] == str(
+            folder.relative_to(reference)
+        )
+        assert sorted(record["files"]) == names and "shard.csv" in names and len(names) > 1
+        for name, entry in record["files"].items():
+            data = (folder / name).read_bytes()
+            assert entry == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        assert str(reference) not in (folder / "shard.json").read_text()
+    assert "shard.json" not in (reference / "manifest.csv").read_text()
+    assert writer.check_shards(reference, writer.plan_dataset(config).shards(), workers=4) == []
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("train-0000004.noisy.flac", _truncate, r"train-0000004\.noisy\.flac is \d+ bytes, \d+ expected"),
+        ("train-0000004.dry.flac", _flip_a_byte, r"train-0000004\.dry\.flac does not match its sha256"),
+        ("train-0000005.clean_direct.flac", Path.unlink, r"train-0000005\.clean_direct\.flac is missing"),
+        ("shard.csv", _flip_a_byte, r"shard\.csv does not match its sha256"),
+        ("shard.csv", Path.unlink, r"shard\.csv is missing"),
+        ("shard.json", lambda p: p.write_text("{"), r"shard\.json is unreadable"),
+    ],
+    ids=["truncated", "flipped-byte", "deleted", "flipped-shard.csv", "deleted-shard.csv", "bad-shard.json"],
+)
+def test_a_damaged_shard_is_rendered_again_on_rerun(reference, config, tmp_path, name, damage, message):
+    # A finished dataset (dataset.json written) rerun: the damaged shard is rendered again, the rest of the
+    # folder rewritten byte for byte.
+    copy_tree(reference, tmp_path)
+    damage(tmp_path / "train" / "00001" / name)
+    with pytest.warns(UserWarning, match=rf"^train/00001: {message}.*; re-rendering the shard$"):
+        report = render_dataset(config, tmp_path, workers=1)
+    assert (report.rendered_shards, report.skipped_shards) == (1, 4)
+    assert tree(tmp_path) == tree(reference)
+
+
+def test_a_damaged_shard_is_rendered_again_on_resume(reference, config, tmp_path):
+    copy_tree(reference, tmp_path, keep=lambda n: not n.startswith("train/00002/") and n != "dataset.json")
+    _truncate(tmp_path / "val" / "00000" / "val-0000000.noisy.flac")
+    with pytest.warns(UserWarning, match=r"val/00000: val-0000000\.noisy\.flac is \d+ bytes, \d+ expected"):
+        report = render_dataset(config, tmp_path, workers=1)
+    assert (report.rendered_shards, report.skipped_shards) == (2, 3)
+    assert tree(tmp_path) == tree(reference)
+
+
+def test_shards_without_shard_json_are_checked_for_their_files_only(reference, config, tmp_path):
+    copy_tree(reference, tmp_path, keep=lambda name: not name.endswith("/shard.json"))
+    _flip_a_byte(tmp_path / "train" / "00000" / "train-0000001.noisy.flac")  # not detectable: kept as is
+    legacy = tree(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = render_dataset(config, tmp_path, workers=1)
+    assert not [w for w in caught if "re-rendering" in str(w.message)]
+    assert (report.rendered_shards, report.skipped_shards) == (0, 5)
+    assert tree(tmp_path) == legacy
+    (tmp_path / "test" / "00000" / "test-0000000.dry.flac").unlink()
+    with pytest.warns(UserWarning, match=r"test/00000: test-0000000\.dry\.flac is missing; re-rendering"):
+        report = render_dataset(config, tmp_path, workers=1)
+    assert (report.rendered_shards, report.skipped_shards) == (1, 4)
+    assert tree(tmp_path / "test") == tree(reference / "test")  # rendered again, with its shard.json
 
 
 def test_another_config_is_refused_unless_overwrite(reference, config, tmp_path):

@@ -282,6 +282,11 @@ def test_front_end_guards():
         front(torch.zeros(3, 1000))
     with pytest.raises(TypeError, match="float32 or float64"):
         front(torch.zeros(2, 1000, dtype=torch.int32))
+    bad = torch.zeros(4, 2, 1000)
+    bad[2, 1, 7] = float("nan")
+    bad[3, 0, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"NaN or infinite samples \(batch item\(s\) 2, 3 of shape"):
+        front(bad)
     with pytest.raises(ValueError, match=r"spec must have shape \(\.\.\., 2, 257, frames\)"):
         front.compute_from_stft(torch.zeros(2, 129, 10, dtype=torch.complex64))
     with pytest.raises(TypeError, match="FeatureConfig"):

@@ -13,10 +13,14 @@ import json
 import math
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
+from spatialrep.cli.arguments import positive_float
+
 _SHARED_HELP = (
-    "a trained model's folder (or its best/ or last/), or a classic localizer: gcc-phat-itd, srp-phat, music"
+    "a trained model's folder (or its best/ or last/), or a classic localizer: gcc-phat-itd, srp-phat, music "
+    "(their validated defaults) or a named variant such as gcc-phat-itd-clip (list: docs/evaluation.md)"
 )
 
 
@@ -46,7 +50,14 @@ def run(args: argparse.Namespace) -> int:
     from spatialrep.experiments.report import plain
     from spatialrep.inference import localize_file, localize_paths, write_rows
 
-    single = len(args.files) == 1 and args.out is None and not args.segments_csv
+    single = (
+        len(args.files) == 1
+        and not Path(args.files[0]).is_dir()
+        and args.out is None
+        and not args.segments_csv
+    )
+    if args.out is not None and Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a folder; give the path of the CSV file to write")
     if not single and (args.json or args.logits):
         raise ValueError("--json and --logits describe one file; with several files or --out, rows are CSV")
     # The resampling notice must reach the user whatever the warning filters say.
@@ -60,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
                 segment_s=args.segment,
                 chunk_s=args.chunk,
                 receiver=args.receiver,
+                logits=args.logits,
+                progress=not args.quiet,
             )
         else:
             rows = list(
@@ -71,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
                     segment_s=args.segment,
                     chunk_s=args.chunk,
                     receiver=args.receiver,
+                    progress=not args.quiet,
                 )
             )
     for warning in caught:
@@ -104,9 +118,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Estimate the azimuth (degrees, 0 = front, +90 = left) of recordings over time and for "
         "the whole clip with a trained model (a fine-tuned SFD localizer or its baselines; an SCE / WSCE "
         "embedding or the feed-forward regressor, which also give elevation) or a classic localizer "
-        "(gcc-phat-itd, srp-phat, music, steered for --receiver). Audio at another sample rate is resampled. "
+        "(gcc-phat-itd, srp-phat, music or a named variant, steered for --receiver). Audio at another sample "
+        "rate (4-384 kHz) is resampled; silence (below -70 dBFS) gets no direction. "
         "One file prints text or --json; several files or folders (or --out) give CSV rows, one per file or "
-        "per segment (--segments), with the model loaded once.",
+        "per segment (--segments), with the model loaded once. Files of any length are read and localized in "
+        "blocks of 10 s, in bounded memory.",
     )
     parser.add_argument("files", nargs="+", metavar="PATH", help="audio files or folders (channel 0 = left)")
     parser.add_argument("--model", required=True, help=_SHARED_HELP)
@@ -122,11 +138,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--segment",
-        type=float,
+        type=positive_float,
         default=None,
         help="seconds per segment (default 0.1 frame-wise, 0.5 clip-level)",
     )
-    parser.add_argument("--chunk", type=float, default=0.1, help="seconds per --stream chunk (default 0.1)")
+    parser.add_argument(
+        "--chunk", type=positive_float, default=0.1, help="seconds per --stream chunk (default 0.1)"
+    )
     parser.add_argument(
         "--segments",
         dest="segments_csv",
@@ -134,4 +152,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="CSV rows per segment instead of per file",
     )
     parser.add_argument("--out", default=None, help="write the CSV rows to this file")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (shown for files over ~1 s of work)"
+    )
     parser.set_defaults(func=run)

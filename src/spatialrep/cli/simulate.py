@@ -7,6 +7,8 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING
 
+from spatialrep.cli.arguments import positive_int
+
 if TYPE_CHECKING:
     from spatialrep.data.config import DatasetConfig
 
@@ -68,11 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--out", help="output folder")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--hours", type=float, help="total hours of audio over all splits")
-    size.add_argument("--num", type=int, help="total number of examples over all splits")
+    size.add_argument("--num", type=positive_int, help="total number of examples over all splits")
     parser.add_argument("--seed", type=int, help="base seed (default: the preset's)")
     parser.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=None,
         help="parallel worker processes (default: every core); with --executor ray, the CPUs of "
         "a local Ray instance when RAY_ADDRESS is not set",

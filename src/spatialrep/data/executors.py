@@ -46,6 +46,18 @@ def _die_with_parent() -> None:
             pass
 
 
+def check_executor(executor: str, workers: int | None) -> None:
+    """Refuse an unknown executor or a worker count below 1 (before anything is written).
+
+    Raises:
+        ValueError: naming the bad value.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+
+
 def run_tasks(
     fn: Callable[[T], R], tasks: Sequence[T], *, executor: str = "local", workers: int | None = None
 ) -> Iterator[R]:
@@ -63,10 +75,7 @@ def run_tasks(
         ExecutorUnavailableError: Ray is not installed.
         The first exception a task raises (remaining tasks are cancelled).
     """
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    check_executor(executor, workers)
     if executor == "ray":
         yield from _run_ray(fn, tasks, workers)
         return

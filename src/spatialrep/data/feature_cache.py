@@ -15,6 +15,7 @@ unless ``overwrite`` is given.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -187,6 +188,45 @@ def _batches(
         yield group
 
 
+def _compute(
+    front: FeatureFrontEnd,
+    data: ManifestDataset,
+    todo: list[int],
+    signal: str,
+    batch_size: int,
+    target: Path,
+    info: dict[str, Any],
+    skipped: int,
+    progress: bool,
+) -> None:
+    """Compute and store the features of the examples ``todo`` (each file written atomically)."""
+    metadata = {"config_hash": info["config_hash"], "signal": signal}
+    with (
+        torch.inference_mode(),
+        tqdm(
+            total=len(data.rows),
+            initial=skipped,
+            unit="ex",
+            desc="features",
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar,
+    ):
+        for group in _batches(data, todo, signal, batch_size):
+            batch = torch.stack([x for _, x in group])
+            try:
+                stacked = front(batch)
+            except ValueError as exc:
+                raise ValueError(f"example {data.rows[group[0][0]]['id']} of {data.manifest}: {exc}") from exc
+            for (index, _), value in zip(group, stacked):
+                row = data.rows[index]
+                with atomic_path(_example_path(target, row)) as tmp:
+                    save_file(
+                        {TENSOR: value.contiguous()}, str(tmp), metadata={**metadata, "id": str(row["id"])}
+                    )
+            bar.update(len(group))
+
+
 def cache_features(
     dataset: str | os.PathLike[str],
     config: FeatureConfig,
@@ -233,36 +273,25 @@ def cache_features(
     target = Path(out) if out is not None else default_cache_dir(data.root, stack or "custom", signal)
     info = _info(front, data, signal, stack)
     _check_stale(target, info, overwrite)
+    made = [p for p in (target, *target.parents) if not p.exists()]  # folders this call creates
+    fresh = not (target / FEATURES_JSON).is_file()
     target.mkdir(parents=True, exist_ok=True)
     atomic_write_text(target / FEATURES_JSON, json.dumps(info, indent=2) + "\n")
 
     todo = [i for i, row in enumerate(data.rows) if not _example_path(target, row).is_file()]
     skipped = len(data.rows) - len(todo)
-    metadata = {"config_hash": info["config_hash"], "signal": signal}
-    with (
-        torch.inference_mode(),
-        tqdm(
-            total=len(data.rows),
-            initial=skipped,
-            unit="ex",
-            desc="features",
-            disable=not progress,
-            dynamic_ncols=True,
-        ) as bar,
-    ):
-        for group in _batches(data, todo, signal, batch_size):
-            batch = torch.stack([x for _, x in group])
-            try:
-                stacked = front(batch)
-            except ValueError as exc:
-                raise ValueError(f"example {data.rows[group[0][0]]['id']} of {data.manifest}: {exc}") from exc
-            for (index, _), value in zip(group, stacked):
-                row = data.rows[index]
-                with atomic_path(_example_path(target, row)) as tmp:
-                    save_file(
-                        {TENSOR: value.contiguous()}, str(tmp), metadata={**metadata, "id": str(row["id"])}
-                    )
-            bar.update(len(group))
+    try:
+        _compute(front, data, todo, signal, batch_size, target, info, skipped, progress)
+    except BaseException:
+        if fresh and not any(target.rglob("*.safetensors")):  # nothing to resume: leave no trace
+            (target / FEATURES_JSON).unlink(missing_ok=True)
+            for folder in sorted(target.glob("*/"), reverse=True):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            for folder in made:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
 
     index_rows = []
     for row in data.rows:

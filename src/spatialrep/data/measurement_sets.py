@@ -28,7 +28,7 @@ from torch.utils.data import TensorDataset
 
 from spatialrep import seeding
 from spatialrep.features.measurement import sce_measurement_vector
-from spatialrep.io.atomic import atomic_path
+from spatialrep.io.arrays import load_npz, save_npz
 from spatialrep.simulate.room_response import room_response
 from spatialrep.simulate.rooms import RoomSampler, ShoeboxRoom, place_receiver_and_source, source_offset
 
@@ -228,19 +228,13 @@ def split_indices(n: int, train_share: float, seed: int, name: str) -> tuple[np.
     return np.sort(order[:cut]), np.sort(order[cut:])
 
 
-def _save(path: Path, data: FeatureSet) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **dataclasses.asdict(data))
-
-
 def load_or_build(cache: str | os.PathLike[str], name: str, build: Callable[[], FeatureSet]) -> FeatureSet:
     """``cache/<name>.npz`` if it exists, else ``build()`` stored there atomically."""
     path = Path(cache) / f"{name}.npz"
     if path.is_file():
-        with np.load(path) as archive:
-            return FeatureSet(**{f.name: archive[f.name] for f in dataclasses.fields(FeatureSet)})
+        return FeatureSet(**load_npz(path, [f.name for f in dataclasses.fields(FeatureSet)]))
     data = build()
-    _save(path, data)
+    save_npz(path, dataclasses.asdict(data))
     return data
 
 

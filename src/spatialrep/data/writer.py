@@ -7,18 +7,23 @@ Layout of a dataset folder::
       config.yaml               the resolved DatasetConfig
       manifest.csv              every example, split by split, shard by shard
       budgets/<name>.csv        nested labelled subsets of the training split (manifest rows)
-      train/00000/              one folder per shard: <id>.<signal>.flac ... and shard.csv
+      train/00000/              one folder per shard: <id>.<signal>.flac ..., shard.csv and shard.json (the
+                                size and SHA-256 of each of the shard's other files)
       .spatialrep-render.json   what is being rendered here (checked when the command is rerun)
 
-A shard is rendered into a hidden temporary folder and renamed when all its files and its ``shard.csv`` are
-written, so a shard folder either is complete or does not exist. Rerunning the same command skips finished
-shards and ends with exactly the bytes an uninterrupted run writes, whatever the number of workers.
+A shard is rendered into a hidden temporary folder and renamed when all its files, its ``shard.csv`` and its
+``shard.json`` are written, so a shard folder either is complete or does not exist. Rerunning the same command
+checks every finished shard against its ``shard.json`` (it reads every file once: about a second per GB and
+thread), removes and re-renders a damaged one with a warning naming the file, skips the others and ends with
+exactly the bytes an uninterrupted run writes, whatever the number of workers. Shards written before
+``shard.json`` existed are checked for the files their ``shard.csv`` names.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import platform
@@ -26,6 +31,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
@@ -36,7 +42,7 @@ from tqdm.auto import tqdm
 
 from spatialrep.config import save_config, to_dict
 from spatialrep.data.config import DatasetConfig
-from spatialrep.data.executors import run_tasks
+from spatialrep.data.executors import check_executor, run_tasks
 from spatialrep.data.manifest import (
     BUDGETS_DIR,
     MANIFEST,
@@ -50,6 +56,7 @@ from spatialrep.data.splits import DatasetPlan, ShardTask, SplitPlan, plan_datas
 from spatialrep.geometry.arrays import make_array
 from spatialrep.io.atomic import atomic_write_text
 from spatialrep.io.audio import write_audio
+from spatialrep.simulate.receiver_factory import make_receiver
 from spatialrep.simulate.scene import RenderedScene, SceneSpec
 from spatialrep.simulate.scene_config import SceneConfig
 
@@ -60,6 +67,9 @@ CONFIG_YAML = "config.yaml"
 STATE = ".spatialrep-render.json"
 LOCK = ".spatialrep-render.lock"
 SHARD_MANIFEST = "shard.csv"
+SHARD_RECORD = "shard.json"
+SHARD_FORMAT = "spatialrep-shard"
+DIGEST = "sha256"
 _TMP_PREFIX = ".tmp-"
 _OWN_ENTRIES = (DATASET_JSON, CONFIG_YAML, MANIFEST, BUDGETS_DIR, STATE, LOCK, "train", "val", "test")
 _VERSIONED = (
@@ -135,6 +145,23 @@ def example_row(
     return row
 
 
+def file_record(path: Path) -> dict[str, Any]:
+    """``{"bytes": size, "sha256": hex digest}`` of the file ``path`` (read once)."""
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        digest = hashlib.file_digest(handle, DIGEST).hexdigest()
+    return {"bytes": size, DIGEST: digest}
+
+
+def shard_record_text(folder: Path, shard: str, names: Sequence[str]) -> str:
+    """Text of a shard's ``shard.json``: the size and checksum of each file ``names`` of ``folder``.
+
+    Deterministic (sorted names, no time, no absolute path): the same files give the same bytes.
+    """
+    files = {name: file_record(folder / name) for name in sorted(names)}
+    return json.dumps({"format": SHARD_FORMAT, "shard": shard, "files": files}, indent=1) + "\n"
+
+
 def render_example(split: SplitPlan, index: int, renderer: Renderer) -> RenderedScene:
     """Render example ``index`` of ``split`` (pure: depends on the plan and the index only)."""
     return renderer.render(split.spec(index))
@@ -163,7 +190,7 @@ def render_shard(
     try:
         tmp.mkdir(parents=True)
         renderer = cached_renderer(renderer_factory, task.split.scene)
-        rows = []
+        rows, names = [], []
         for index in range(task.start, task.stop):
             rendered = render_example(task.split, index, renderer)
             paths = {}
@@ -171,8 +198,12 @@ def render_shard(
                 name = f"{example_id(task.split.name, index)}.{signal}.{audio_format}"
                 write_audio(tmp / name, rendered.signal(signal), rendered.sample_rate, subtype="PCM_24")
                 paths[signal] = f"{relative}/{name}"
+                names.append(name)
             rows.append(example_row(task.split, index, rendered.labels, paths))
         write_manifest(tmp / SHARD_MANIFEST, rows)
+        (tmp / SHARD_RECORD).write_text(
+            shard_record_text(tmp, relative, [*names, SHARD_MANIFEST]), encoding="utf-8"
+        )
         try:
             os.rename(tmp, final)
         except OSError:
@@ -307,7 +338,94 @@ def _remove_temporaries(out: Path) -> None:
 
 
 def shard_done(out: Path, task: ShardTask) -> bool:
+    """Whether the shard of ``task`` was finished (its ``shard.csv`` exists; see :func:`shard_problem`)."""
     return (out / shard_folder(task) / SHARD_MANIFEST).is_file()
+
+
+def _legacy_problem(out: Path, folder: Path) -> str | None:
+    """A shard rendered before ``shard.json`` existed: the files its ``shard.csv`` names must exist."""
+    try:
+        header, records = read_table(folder / SHARD_MANIFEST)
+    except ValueError as exc:
+        return f"{SHARD_MANIFEST} is unreadable ({exc})"
+    columns = [k for k, column in enumerate(header) if column.endswith(PATH_SUFFIX)]
+    for record in records:
+        for k in columns:
+            if k < len(record) and record[k] and not (out / record[k]).is_file():
+                return f"{Path(record[k]).name} is missing"
+    return None
+
+
+def shard_problem(out: Path, task: ShardTask) -> str | None:
+    """What is wrong with the shard folder of ``task`` in ``out``, or ``None`` when it is sound.
+
+    Every file ``shard.json`` lists must exist with its recorded size and SHA-256 (this reads the shard's
+    files once); a shard without ``shard.json`` is only checked for the files its ``shard.csv`` names.
+    """
+    folder = out / shard_folder(task)
+    if not (folder / SHARD_MANIFEST).is_file():
+        return f"{SHARD_MANIFEST} is missing"
+    if not (folder / SHARD_RECORD).exists():
+        return _legacy_problem(out, folder)
+    try:
+        record = json.loads((folder / SHARD_RECORD).read_text(encoding="utf-8"))
+        expected = {str(name): (int(e["bytes"]), str(e[DIGEST])) for name, e in record["files"].items()}
+    except (OSError, ValueError, LookupError, TypeError, AttributeError) as exc:
+        return f"{SHARD_RECORD} is unreadable ({type(exc).__name__}: {exc})"
+    for name, (size, digest) in expected.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        try:
+            found = file_record(path)
+        except OSError as exc:
+            return f"{name} is unreadable ({exc})"
+        if found["bytes"] != size:
+            return f"{name} is {found['bytes']} bytes, {size} expected"
+        if found[DIGEST] != digest:
+            return f"{name} does not match its {DIGEST} checksum (same size, other bytes)"
+    return None
+
+
+def check_shards(
+    out: Path, tasks: Sequence[ShardTask], *, workers: int | None = None, progress: bool = False
+) -> list[ShardTask]:
+    """The shards of ``tasks`` that are not finished and sound, after removing damaged ones (with a warning).
+
+    Finished shards are checked with :func:`shard_problem` in ``workers`` threads (default every core):
+    a rerun reads every file of the dataset once.
+    """
+    present = [t for t in tasks if (out / shard_folder(t)).exists()]
+    if not present:
+        return list(tasks)
+    threads = max(1, min(len(present), workers or os.cpu_count() or 1))
+    with (
+        ThreadPoolExecutor(threads) as pool,
+        tqdm(
+            total=sum(t.num_examples for t in present),
+            unit="ex",
+            desc=f"checking {len(present)} finished shard(s)",
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar,
+    ):
+        problems = []
+        for task, problem in zip(present, pool.map(partial(shard_problem, out), present)):
+            problems.append(problem)
+            bar.update(task.num_examples)
+    damaged = set()
+    for task, problem in zip(present, problems):
+        if problem is None:
+            continue
+        folder = out / shard_folder(task)
+        warnings.warn(f"{shard_folder(task)}: {problem}; re-rendering the shard", UserWarning, stacklevel=3)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        else:
+            folder.unlink()
+        damaged.add(task.key)
+    finished = {t.key for t in present} - damaged
+    return [t for t in tasks if t.key not in finished]
 
 
 # ------------------------------------------------------------------------------------------------ assembly
@@ -426,8 +544,8 @@ class RenderReport:
 
     Attributes:
         info: the content of ``dataset.json``.
-        rendered_shards: shards rendered by this call.
-        skipped_shards: shards found finished (resume).
+        rendered_shards: shards rendered by this call (damaged shards found on resume included).
+        skipped_shards: shards found finished and sound (resume).
     """
 
     info: dict[str, Any]
@@ -464,6 +582,47 @@ def _check_disk_space(root: Path, config: DatasetConfig) -> None:
         )
 
 
+def _remove_folders(folders: Sequence[Path]) -> None:
+    """Remove the (empty) folders a refused or failed call created, innermost first."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _render_pending(
+    root: Path,
+    plan: DatasetPlan,
+    config: DatasetConfig,
+    workers: int | None,
+    executor: str,
+    progress: bool,
+    renderer_factory: RendererFactory,
+) -> tuple[dict[str, Any], list[ShardTask], list[ShardTask]]:
+    """Render the shards not finished (or damaged) and assemble: ``(dataset.json, rendered, all shards)``."""
+    _remove_temporaries(root)
+    tasks = plan.shards()
+    pending = check_shards(root, tasks, workers=workers, progress=progress)
+    total = sum(t.num_examples for t in tasks)
+    work = partial(
+        render_shard,
+        out_dir=str(root),
+        signals=tuple(config.signals),
+        audio_format=config.audio_format,
+        renderer_factory=renderer_factory,
+    )
+    with tqdm(
+        total=total,
+        initial=total - sum(t.num_examples for t in pending),
+        unit="ex",
+        desc=f"rendering {config.name}",
+        disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
+        for _, count in run_tasks(work, pending, executor=executor, workers=workers):
+            bar.update(count)
+    return assemble(root, plan), pending, tasks
+
+
 def render_dataset(
     config: DatasetConfig,
     out: str | os.PathLike[str],
@@ -493,40 +652,36 @@ def render_dataset(
         ShardError: a shard failed (finished shards stay; rerun to resume).
         ValueError: an invalid config or executor.
     """
+    check_executor(executor, workers)
     plan = plan_dataset(config)
+    if renderer_factory is default_renderer:  # a bad receiver (a missing SOFA file...) fails before any write
+        for receiver, rate in sorted({(s.scene.receiver, s.scene.sample_rate) for s in plan.splits}):
+            make_receiver(receiver, rate)
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise DatasetExistsError(f"output path {root} is a file, not a folder")
     _check_disk_space(root, config)
+    made = [p for p in (root, *root.parents) if not p.exists()]  # folders this call creates
     root.mkdir(parents=True, exist_ok=True)
     had_lock = (root / LOCK).exists()
+    fresh = _stored_state(root) is None if not made else True
     with _locked(root):
         try:
             prepare_output(root, plan, overwrite)
         except DatasetExistsError:
             if not had_lock:  # leave a refused folder as it was
                 (root / LOCK).unlink(missing_ok=True)
+            _remove_folders(made)
             raise
-        _remove_temporaries(root)
-        tasks = plan.shards()
-        pending = [t for t in tasks if not shard_done(root, t)]
-        total = sum(t.num_examples for t in tasks)
-        work = partial(
-            render_shard,
-            out_dir=str(root),
-            signals=tuple(config.signals),
-            audio_format=config.audio_format,
-            renderer_factory=renderer_factory,
-        )
-        with tqdm(
-            total=total,
-            initial=total - sum(t.num_examples for t in pending),
-            unit="ex",
-            desc=f"rendering {config.name}",
-            disable=not progress,
-            dynamic_ncols=True,
-        ) as bar:
-            for _, count in run_tasks(work, pending, executor=executor, workers=workers):
-                bar.update(count)
-        info = assemble(root, plan)
+        try:
+            info, pending, tasks = _render_pending(
+                root, plan, config, workers, executor, progress, renderer_factory
+            )
+        except BaseException:
+            if fresh and not any(shard_done(root, t) for t in plan.shards()):
+                _remove_own(root)  # nothing finished to resume: leave the folder as it was found
+                if not had_lock:
+                    (root / LOCK).unlink(missing_ok=True)
+                _remove_folders(made)
+            raise
     return RenderReport(info, len(pending), len(tasks) - len(pending))

@@ -148,6 +148,8 @@ def claim_output_folder(
         ValueError: ``out`` holds an experiment of another kind or configuration (the differing keys are
             named), or other files and no ``experiment.json``.
     """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder; use a new or empty folder")
     stored_path = out / IDENTITY_FILE
     wanted = plain(record)
     if stored_path.is_file():

@@ -34,7 +34,7 @@ from spatialrep.evaluate.lem import LaplacianEigenmaps
 from spatialrep.evaluate.metrics import angular_errors
 from spatialrep.experiments.report import aggregate, localization_row, markdown_table, write_results
 from spatialrep.experiments.runner import ExperimentResult, Unit, register_experiment, run_units, unit_timings
-from spatialrep.io.atomic import atomic_path
+from spatialrep.io.arrays import load_npz, save_npz
 from spatialrep.methods.feedforward import FeedForwardConfig, FeedForwardRegressor, train_feedforward
 from spatialrep.methods.registry import load_model
 from spatialrep.methods.sce import PairLossConfig, SceConfig, SceEmbedding, train_sce
@@ -365,22 +365,12 @@ def _selection_callbacks(
     return [ValidationMetric(SELECTION_METRIC, error)]
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)  # type: ignore[arg-type]
-
-
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as archive:
-        return {k: archive[k] for k in archive.files}
-
-
 def _prediction_unit(name: str, directory: Path, work: Callable[[Path], dict[str, np.ndarray]]) -> Unit:
     """A unit that writes ``directory/predictions.npz`` (restarting from scratch if interrupted)."""
 
     def run() -> dict[str, Any]:
         directory.mkdir(parents=True, exist_ok=True)
-        _save_npz(directory / "predictions.npz", work(directory))
+        save_npz(directory / "predictions.npz", work(directory))
         return {}
 
     return Unit(name, directory / "done.json", run, fresh=directory)
@@ -516,7 +506,7 @@ def _units(
 
 
 def _predictions(directory: Path) -> dict[str, np.ndarray]:
-    return _load_npz(directory / "predictions.npz")
+    return load_npz(directory / "predictions.npz")
 
 
 def _label(cfg: SceExperimentConfig, method: str, eps: float) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from spatialrep.config import ConfigError, to_dict
+from spatialrep.config import ConfigError, check_sections, to_dict
 from spatialrep.data.augment import NoiseAugmentation
 from spatialrep.data.presets import load_dataset_config, preset_path
 from spatialrep.features.distillation import NORMALIZATIONS, TARGETS
@@ -124,6 +124,15 @@ class SfdExperimentConfig:
     eval_batch_size: int = 16
 
     def __post_init__(self) -> None:
+        check_sections(
+            self,
+            {
+                "model": SfdConfig,
+                "pretrain": TrainConfig,
+                "finetune": TrainConfig,
+                "finetune_options": FinetuneOptions,
+            },
+        )
         object.__setattr__(self, "dataset", resolve_dataset(self.dataset))
         load_dataset_config(dict(self.dataset))  # validates it
         for target in (*self.targets, *self.diagnostic_targets):

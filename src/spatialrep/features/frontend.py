@@ -506,6 +506,14 @@ class FeatureFrontEnd(nn.Module):
             raise ValueError(
                 f"center=False needs at least n_fft={self.config.n_fft} samples, got {x.shape[-1]}"
             )
+        # One reduction per call (a device sync on CUDA): NaN in would otherwise give NaN features, silently.
+        if not bool(torch.isfinite(x).all()):
+            bad = (~torch.isfinite(x)).reshape(-1, *x.shape[-2:]).flatten(1).any(dim=1).nonzero()
+            raise ValueError(
+                f"FeatureFrontEnd input holds NaN or infinite samples (batch item(s) "
+                f"{', '.join(str(int(i)) for i in bad[:5, 0])}{'...' if len(bad) > 5 else ''} of shape "
+                f"{tuple(x.shape)})"
+            )
 
     def stft(self, x: Tensor) -> Tensor:
         """The STFT every feature derives from, ``(..., C, n_fft // 2 + 1, frames)`` (``functional.stft``)."""

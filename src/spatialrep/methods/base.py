@@ -5,6 +5,9 @@
   MUSIC localizers (:mod:`spatialrep.methods.classic`).
 * :class:`StreamingLocalizer` — a localizer that can also run chunk by chunk with cached state
   (``localize_stream``), giving the same output as ``localize``.
+* :class:`FrameStreamingLocalizer` — a frame-wise streaming localizer that opens a :class:`FrameStream`: audio
+  pushed in any pieces, the frames they complete returned at once, the cache between pushes bounded on
+  request (how :func:`spatialrep.inference.localize_file` reads long files in bounded memory).
 * :class:`Embedder` — ``embed(audio, sample_rate) -> (B, D)``: a clip embedding for downstream use.
 * :class:`QualityMetric` — ``score(reference, test) -> (B,)``: a learned distance between two signals.
 
@@ -29,6 +32,8 @@ from torch import Tensor
 __all__ = [
     "Directions",
     "Embedder",
+    "FrameStream",
+    "FrameStreamingLocalizer",
     "FrameTrack",
     "Localizer",
     "QualityMetric",
@@ -148,6 +153,41 @@ class StreamingLocalizer(Localizer, Protocol):
 
     def localize_stream(self, audio: Tensor, sample_rate: int, chunk_samples: int) -> Directions:
         """:meth:`localize` fed ``chunk_samples`` at a time; the same result up to float rounding."""
+        ...
+
+
+@runtime_checkable
+class FrameStream(Protocol):
+    """One open stream of a frame-wise model: push audio, get back the frames it completes.
+
+    Samples are buffered until a frame is complete, so the frames do not depend on how the audio is cut.
+    """
+
+    def push(self, audio: Tensor) -> FrameTrack:
+        """Feed the next samples ``(batch, channels, time)``; the track of the frames they complete (possibly
+        none: ``num_frames == 0``), numbered on from the frames returned before."""
+        ...
+
+
+@runtime_checkable
+class FrameStreamingLocalizer(StreamingLocalizer, Protocol):
+    """A frame-wise :class:`StreamingLocalizer` that can also be fed piece by piece (:class:`FrameStream`)."""
+
+    def open_stream(
+        self, sample_rate: int, *, batch_size: int = 1, context_s: float | None = None
+    ) -> FrameStream:
+        """A new stream for audio at ``sample_rate`` Hz.
+
+        Args:
+            sample_rate: Hz of the audio to be pushed (the model's own rate).
+            batch_size: clips streamed side by side.
+            context_s: look at most this far back (seconds), so the cached state stays bounded however long
+                the stream; ``None``: the model's own context (which may grow with the stream). Up to that
+                length the frames equal :meth:`localize`'s to float rounding.
+
+        Raises:
+            ValueError: the model cannot stream (or cannot bound its context), or another sample rate.
+        """
         ...
 
 

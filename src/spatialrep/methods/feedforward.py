@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from spatialrep.config import ConfigError, as_config, to_dict
+from spatialrep.config import ConfigError, as_config, check_sections, to_dict
 from spatialrep.config import from_dict as config_from_dict
 from spatialrep.data.measurement_sets import direction_dataset
 from spatialrep.features.measurement import MeasurementConfig
@@ -58,6 +58,7 @@ class FeedForwardConfig:
     encoder: EncoderConfig = dataclasses.field(default_factory=_default_encoder)
 
     def __post_init__(self) -> None:
+        check_sections(self, {"frontend": MeasurementConfig, "encoder": EncoderConfig})
         try:
             with torch.device("meta"):
                 encoder = self.encoder.build(self.frontend.dim)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from spatialrep.config import ConfigError, as_config, to_dict
+from spatialrep.config import ConfigError, as_config, check_sections, to_dict
 from spatialrep.config import from_dict as config_from_dict
 from spatialrep.data.measurement_sets import direction_dataset
 from spatialrep.evaluate.knn import KnnRegressor
@@ -126,6 +126,15 @@ class SceConfig:
     head: KnnHead = dataclasses.field(default_factory=KnnHead)
 
     def __post_init__(self) -> None:
+        check_sections(
+            self,
+            {
+                "frontend": MeasurementConfig,
+                "encoder": EncoderConfig,
+                "loss": PairLossConfig,
+                "head": KnnHead,
+            },
+        )
         try:
             with torch.device("meta"):
                 self.encoder.build(self.frontend.dim)

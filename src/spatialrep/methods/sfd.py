@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from spatialrep.config import ConfigError, as_config, to_dict
+from spatialrep.config import ConfigError, as_config, check_sections, to_dict
 from spatialrep.config import from_dict as config_from_dict
 from spatialrep.data.augment import NoiseAugmentation
 from spatialrep.data.datasets import ManifestDataset, collate_examples
@@ -52,6 +52,7 @@ __all__ = [
     "SfdConfig",
     "SfdLocalizer",
     "SfdPretrainer",
+    "SfdStream",
     "finetune",
     "finetune_step",
     "pretrain",
@@ -106,14 +107,15 @@ class SfdConfig:
     target: DistillationTarget = dataclasses.field(default_factory=DistillationTarget)
 
     def __post_init__(self) -> None:
-        for name, cls in (
-            ("frontend", FrameInput),
-            ("encoder", EncoderConfig),
-            ("head", AzimuthHead),
-            ("target", DistillationTarget),
-        ):
-            if not isinstance(getattr(self, name), cls):
-                raise ConfigError(f"SfdConfig.{name} must be a {cls.__name__}, got {getattr(self, name)!r}")
+        check_sections(
+            self,
+            {
+                "frontend": FrameInput,
+                "encoder": EncoderConfig,
+                "head": AzimuthHead,
+                "target": DistillationTarget,
+            },
+        )
         try:
             self.target.check(self.frontend)
             with torch.device("meta"):  # validates the encoder's arguments without allocating weights
@@ -291,26 +293,29 @@ class SfdLocalizer(nn.Module):
             self.encoder.eval()
         return self
 
-    def _check(self, audio: Tensor, sample_rate: int) -> Tensor:
+    def _check(self, audio: Tensor, sample_rate: int, min_samples: int | None = None) -> Tensor:
         audio = check_audio(
             audio,
             sample_rate,
             expected_rate=self.sample_rate,
             num_channels=2,
-            min_samples=self.min_samples,
+            min_samples=self.min_samples if min_samples is None else min_samples,
         )
         return audio.to(device=next(self.parameters()).device, dtype=next(self.parameters()).dtype)
 
-    def _directions(self, frame_logits: Tensor) -> Directions:
+    def _track(self, frame_logits: Tensor) -> FrameTrack:
         logits = frame_logits.detach().cpu()
         probabilities = torch.softmax(logits, dim=-1).numpy().astype(np.float64)
-        track = FrameTrack(
+        return FrameTrack(
             probabilities=probabilities,
             class_azimuth=self.grid.azimuths,
             hop_s=self.config.frontend.hop_s,
             frame_s=self.config.frontend.frame_s,
             logits=logits.numpy().astype(np.float64),
         )
+
+    def _directions(self, frame_logits: Tensor) -> Directions:
+        track = self._track(frame_logits)
         return Directions(azimuth=track.pooled_azimuth(), track=track)
 
     @torch.no_grad()
@@ -344,29 +349,63 @@ class SfdLocalizer(nn.Module):
         """
         if isinstance(chunk_samples, bool) or not isinstance(chunk_samples, int) or chunk_samples < 1:
             raise ValueError(f"chunk_samples must be a positive integer, got {chunk_samples!r}")
-        init_state = getattr(self.encoder, "init_state", None)
-        forward_step = getattr(self.encoder, "forward_step", None)
-        if init_state is None or forward_step is None:
-            raise ValueError(f"encoder {self.config.encoder.name!r} cannot stream (no cached state)")
+        encoder = self._streaming_encoder(None)
         audio = self._check(audio, sample_rate)
-        frontend = self.config.frontend
-        was_training = self.training
-        self.eval()
+        stream = SfdStream(self, encoder, audio.shape[0])
+        steps = range(0, audio.shape[-1], chunk_samples)
+        return self._directions(torch.cat([stream.step(audio[..., s : s + chunk_samples]) for s in steps], 1))
+
+    def open_stream(
+        self, sample_rate: int, *, batch_size: int = 1, context_s: float | None = None
+    ) -> SfdStream:
+        """A :class:`~spatialrep.methods.base.FrameStream`: push audio in any pieces, get the new frames.
+
+        Args:
+            sample_rate: Hz of the audio to be pushed (the front-end's rate).
+            batch_size: clips streamed side by side.
+            context_s: attend at most this far back (rounded to frames), so the cache stays bounded however
+                long the stream: the frames are those of :meth:`localize` with the encoder's
+                ``left_context`` set to that many frames (equal to :meth:`localize`'s, to float rounding, for
+                streams up to that long). ``None``: the encoder's own context (the whole past by default:
+                the cache grows with the stream).
+
+        Raises:
+            ValueError: another sample rate, a non-positive ``batch_size`` or ``context_s``, an encoder that
+                cannot stream or take a ``left_context``, or centred frames (``frontend.center``).
+        """
+        if sample_rate != self.sample_rate:
+            raise ValueError(
+                f"audio is at {sample_rate} Hz but the model expects {self.sample_rate} Hz (resample it)"
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return SfdStream(self, self._streaming_encoder(context_s), batch_size)
+
+    def _streaming_encoder(self, context_s: float | None) -> nn.Module:
+        """The encoder to stream with: ours, or a copy whose attention looks back ``context_s`` at most."""
+        name = self.config.encoder.name
+        if not (hasattr(self.encoder, "init_state") and hasattr(self.encoder, "forward_step")):
+            raise ValueError(f"encoder {name!r} cannot stream (no cached state)")
+        if self.config.frontend.center:
+            raise ValueError("frontend.center=True frames are centred (they look ahead): they cannot stream")
+        if context_s is None:
+            return self.encoder
+        if not (math.isfinite(context_s) and context_s > 0):
+            raise ValueError(f"context_s must be positive seconds or None, got {context_s!r}")
+        frames = max(1, round(context_s / self.config.frontend.hop_s))
+        kwargs = self.config.encoder.kwargs
+        own = kwargs.get("left_context")
+        if own is not None and own <= frames:
+            return self.encoder
+        bounded = dataclasses.replace(self.config.encoder, kwargs={**kwargs, "left_context": frames})
         try:
-            state = init_state(audio.shape[0])
-            buffer = audio[..., :0]
-            outputs: list[Tensor] = []
-            for start in range(0, audio.shape[-1], chunk_samples):
-                buffer = torch.cat((buffer, audio[..., start : start + chunk_samples]), dim=-1)
-                if buffer.shape[-1] < frontend.n_fft:
-                    continue
-                frames = frontend(buffer)
-                features, state = forward_step(frames, state)
-                outputs.append(self.classifier(features)[0])
-                buffer = buffer[..., frames.shape[1] * frontend.hop_length :]
-        finally:
-            self.train(was_training)
-        return self._directions(torch.cat(outputs, dim=1))
+            with torch.random.fork_rng(devices=[]):  # the copy's random initial weights are overwritten
+                encoder = bounded.build(self.config.frontend.dim)
+        except ValueError as exc:
+            raise ValueError(f"encoder {name!r} cannot bound its context (left_context): {exc}") from exc
+        encoder.load_state_dict(self.encoder.state_dict())
+        reference = next(self.encoder.parameters())
+        return encoder.to(device=reference.device, dtype=reference.dtype).eval()
 
     @torch.no_grad()
     def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
@@ -378,6 +417,53 @@ class SfdLocalizer(nn.Module):
             return self.encoder.forward_features(self.config.frontend(audio)).mean(dim=1)
         finally:
             self.train(was_training)
+
+
+class SfdStream:
+    """An open stream of an :class:`SfdLocalizer` (:meth:`SfdLocalizer.open_stream`), a
+    :class:`~spatialrep.methods.base.FrameStream`.
+
+    Samples are buffered until a frame is complete, so the frames do not depend on how the audio is cut; the
+    encoder's cached state carries the past from one push to the next.
+    """
+
+    def __init__(self, model: SfdLocalizer, encoder: nn.Module, batch_size: int) -> None:
+        self._model = model
+        self._forward_step: Any = getattr(encoder, "forward_step")  # noqa: B009 (encoders without it refused)
+        self._state: Any = getattr(encoder, "init_state")(batch_size)  # noqa: B009
+        reference = next(model.parameters())
+        self._buffer = torch.zeros(batch_size, 2, 0, device=reference.device, dtype=reference.dtype)
+        self._empty = reference.new_zeros(batch_size, 0, model.grid.num_classes)
+
+    @torch.no_grad()
+    def step(self, audio: Tensor) -> Tensor:
+        """The frame logits ``(batch, new frames, K)`` completed by ``audio`` ``(batch, 2, time)``."""
+        model = self._model
+        frontend = model.config.frontend
+        audio = model._check(audio, model.sample_rate, min_samples=0)
+        if audio.shape[0] != self._buffer.shape[0]:
+            raise ValueError(f"the stream is for batch size {self._buffer.shape[0]}, got {audio.shape[0]}")
+        self._buffer = torch.cat((self._buffer, audio), dim=-1)
+        if self._buffer.shape[-1] < frontend.n_fft:
+            return self._empty
+        was_training = model.training
+        model.eval()
+        try:
+            frames = frontend(self._buffer)
+            features, self._state = self._forward_step(frames, self._state)
+            logits: Tensor = model.classifier(features)[0]
+        finally:
+            model.train(was_training)
+        self._buffer = self._buffer[..., frames.shape[1] * frontend.hop_length :]
+        return logits
+
+    def push(self, audio: Tensor) -> FrameTrack:
+        """The track (posteriors and logits) of the frames completed by ``audio`` ``(batch, 2, time)``.
+
+        Raises:
+            ValueError: not binaural, NaN, or another batch size than the stream's.
+        """
+        return self._model._track(self.step(audio))
 
 
 def pretrain_step(model: nn.Module, batch: Mapping[str, Any]) -> dict[str, Tensor]:

@@ -26,6 +26,8 @@ def _choice(name: str, value: str, valid: tuple[str, ...]) -> None:
 def _positive(name: str, value: float | int | None, *, allow_zero: bool = False) -> None:
     if value is None:
         return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"TrainConfig.{name}={value!r} must be a number")
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigError(f"TrainConfig.{name}={value!r} must be {bound}")
