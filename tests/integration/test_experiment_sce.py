@@ -12,6 +12,7 @@ import pytest
 
 from spatialrep.experiments.runner import list_scales, load_recipe, run_experiment
 from spatialrep.methods import load_model
+from spatialrep.methods.classic import CLASSIC_VARIANTS
 from spatialrep.methods.sce import SceEmbedding
 
 pytestmark = pytest.mark.slow  # minutes of rendering and training, end to end
@@ -53,9 +54,20 @@ def test_tiny_experiment_end_to_end_and_resume(tmp_path: Path) -> None:
     # (c) and (d) use the first ε of each sweep only.
     assert {r["method"] for r in summary if r["experiment"] == "fraction"} == {"SCE ε=5°", "FF", "LEM"}
     assert {r["fraction"] for r in summary if r["experiment"] == "fraction"} == {0.25, 0.7}
+    references = {"always-0°", "training-mean", *CLASSIC_VARIANTS}
     assert {r["method"] for r in summary if r["experiment"] == "heads"} == {
-        "WSCE ε=15° (KEMAR only)", "WSCE ε=15° (KEMAR + spheres)",
+        "WSCE ε=15° (KEMAR only)", "WSCE ε=15° (KEMAR + spheres)", *references,
     }  # fmt: skip
+    # Floors and classic localizers are rows of every (a), (b), (d) table; classic elevation is 0°.
+    for experiment, test_set in (("fixed", "speech_15db"), ("fixed", "speech_clean"), ("rooms", "seen_rooms"),
+                                 ("rooms", "unseen_rooms"), ("heads", "held_out_spheres")):  # fmt: skip
+        rows = {r["method"]: r for r in summary if (r["experiment"], r["test_set"]) == (experiment, test_set)}
+        assert references <= set(rows), (experiment, test_set)
+        for name in CLASSIC_VARIANTS:
+            assert math.isclose(rows[name]["el_median_deg"], rows["always-0°"]["el_median_deg"])
+        # They hear the clips the features were made from: the best one beats the floor in azimuth.
+        best_classic = min(rows[name]["median_deg"] for name in CLASSIC_VARIANTS)
+        assert best_classic < rows["always-0°"]["median_deg"], (experiment, test_set, best_classic)
     for row in summary:
         assert 0.0 <= row["median_deg"] <= 180.0 and 0.0 <= row["el_median_deg"] <= 90.0
     table = "\n".join(lines)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,37 +167,31 @@ def white_excitation(rng: np.random.Generator, length: int) -> np.ndarray:
     return rng.standard_normal(length)
 
 
-def render_features(
-    jobs: Sequence[tuple[Callable[[np.random.Generator], np.ndarray], float, float, int]],
+Job = tuple[Callable[[np.random.Generator], np.ndarray], float, float, int]
+"""``(brir_fn(rng) -> (2, taps), azimuth, elevation, group)``: one clip of a measurement set."""
+
+
+def render_clips(
+    jobs: Sequence[Job],
     excitation: Excitation,
     duration_s: float,
     seed: int,
     name: str,
     *,
     snr_db: float | tuple[float, float] | None = None,
-    progress: Any = None,
-) -> FeatureSet:
-    """Render one clip per job and reduce it to its measurement vector.
+) -> Iterator[np.ndarray]:
+    """The binaural clip of each job in order, ``(2, duration_s * SAMPLE_RATE)`` float64.
 
     Args:
         jobs: ``(brir_fn(rng) -> (2, taps), azimuth, elevation, group)`` per clip.
         excitation: ``excitation(rng, length)`` mono source signal.
         duration_s: clip length after the steady-state convolution (``valid`` part only).
-        seed, name: the randomness (one generator per clip from ``(seed, name, index)``).
+        seed, name: the randomness (one generator per clip from ``(seed, name, index)``): the same arguments
+            give the same clips, so a set's audio can be rendered again from its recipe.
         snr_db: add spatially uncorrelated white noise at this SNR (mean power over both ears): a number, a
             ``(low, high)`` range (drawn uniformly per clip from its generator), or ``None``.
-        progress: an optional tqdm bar, advanced once per clip.
     """
     length = round(duration_s * SAMPLE_RATE)
-    features = []
-    batch: list[np.ndarray] = []
-
-    def flush() -> None:
-        if batch:
-            x = torch.from_numpy(np.stack(batch)).float()
-            features.append(sce_measurement_vector(x, SAMPLE_RATE).numpy())
-            batch.clear()
-
     for index, (brir_fn, _, _, _) in enumerate(jobs):
         rng = seeding.rng(seed, name, spawn_key=(index,))
         brir = brir_fn(rng)
@@ -207,6 +201,35 @@ def render_features(
             snr = float(rng.uniform(*snr_db)) if isinstance(snr_db, tuple) else float(snr_db)
             power = float(np.mean(clip**2))
             clip = clip + rng.standard_normal(clip.shape) * math.sqrt(power / 10.0 ** (snr / 10.0))
+        yield clip
+
+
+def render_features(
+    jobs: Sequence[Job],
+    excitation: Excitation,
+    duration_s: float,
+    seed: int,
+    name: str,
+    *,
+    snr_db: float | tuple[float, float] | None = None,
+    progress: Any = None,
+) -> FeatureSet:
+    """Render one clip per job (:func:`render_clips`) and reduce it to its measurement vector.
+
+    Args:
+        jobs, excitation, duration_s, seed, name, snr_db: as :func:`render_clips`.
+        progress: an optional tqdm bar, advanced once per clip.
+    """
+    features = []
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        if batch:
+            x = torch.from_numpy(np.stack(batch)).float()
+            features.append(sce_measurement_vector(x, SAMPLE_RATE).numpy())
+            batch.clear()
+
+    for clip in render_clips(jobs, excitation, duration_s, seed, name, snr_db=snr_db):
         batch.append(clip)
         if len(batch) == 64:
             flush()

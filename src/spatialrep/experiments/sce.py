@@ -35,6 +35,12 @@ from spatialrep.evaluate.metrics import angular_errors
 from spatialrep.experiments.report import aggregate, localization_row, markdown_table, write_results
 from spatialrep.experiments.runner import ExperimentResult, Unit, register_experiment, run_units, unit_timings
 from spatialrep.io.arrays import load_npz, save_npz
+from spatialrep.methods.classic import (
+    CLASSIC_LOCALIZERS,
+    CLASSIC_VARIANTS,
+    DEFAULT_VARIANT,
+    classic_localizer,
+)
 from spatialrep.methods.feedforward import FeedForwardConfig, FeedForwardRegressor, train_feedforward
 from spatialrep.methods.registry import load_model
 from spatialrep.methods.sce import PairLossConfig, SceConfig, SceEmbedding, train_sce
@@ -87,6 +93,10 @@ class SceExperimentConfig:
         data_seed: seed of every rendered set.
         max_elevation_deg: elevation limit of the measured directions.
         snr_db: SNR of the noisy speech test set.
+        classic: classic localizers evaluated on every test set (names of
+            :data:`~spatialrep.methods.classic.CLASSIC_LOCALIZERS`; steered with the experiment's KEMAR set on
+            the horizontal plane, so their elevation is 0°); the test clips are rendered again from their
+            recipes (the caches keep features only).
     """
 
     scale: str
@@ -120,6 +130,7 @@ class SceExperimentConfig:
     schedule: str = "constant"
     plateau_patience: int = 20
     selection: str = "loss"
+    classic: tuple[str, ...] = tuple(CLASSIC_VARIANTS)
 
     def __post_init__(self) -> None:
         for name in ("direction_stride", "clips_per_direction", "test_clips_per_direction", "num_train_rooms",
@@ -157,6 +168,12 @@ class SceExperimentConfig:
             raise ConfigError(
                 f"SceExperimentConfig.selection={self.selection!r} is not one of {', '.join(SELECTIONS)}"
             )
+        unknown = [name for name in self.classic if name not in CLASSIC_LOCALIZERS]
+        if unknown or len(set(self.classic)) != len(self.classic):
+            raise ConfigError(
+                f"SceExperimentConfig.classic={list(self.classic)!r} must be distinct names of "
+                f"{', '.join(CLASSIC_LOCALIZERS)}"
+            )
 
     def models(self, sweep: bool = True) -> dict[str, SceConfig | None]:
         """Model name -> config (``None``: the feed-forward baseline); without ``sweep`` only the first ε."""
@@ -184,6 +201,17 @@ def _single_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Recipe:
+    """How a measurement set's clips are rendered (:func:`~spatialrep.data.measurement_sets.render_clips`)."""
+
+    jobs: list[Any]
+    excitation: Callable[[np.random.Generator, int], np.ndarray]
+    duration: float
+    snr: float | tuple[float, float] | None
+    seed_name: str
+
+
 class _Sets:
     """Builds (or loads from ``out/cache``) the named measurement-vector sets of the experiment."""
 
@@ -197,6 +225,7 @@ class _Sets:
             self.az, self.el = ms.grid_directions(cfg.azimuth_step_deg, cfg.elevations_deg)
         self._speech: Any = None
         self.head_names: dict[str, list[str]] = {}
+        self.recipes: dict[str, _Recipe] = {}
 
     def speech(self, rng: np.random.Generator, length: int) -> np.ndarray:
         if self._speech is None:
@@ -214,6 +243,7 @@ class _Sets:
         seed_name: str | None = None,
     ) -> ms.FeatureSet:
         """Set ``name`` (cached); ``seed_name`` (default ``name``) fixes its randomness."""
+        self.recipes[name] = _Recipe(jobs, excitation, duration, snr, seed_name or name)
 
         def make() -> ms.FeatureSet:
             with tqdm(total=len(jobs), desc=f"render {name}", disable=not self.progress, leave=False) as bar:
@@ -476,7 +506,11 @@ def _primary_wsce(cfg: SceExperimentConfig) -> str:
 
 
 def _units(
-    cfg: SceExperimentConfig, parts: Sequence[_Part], data: Mapping[str, ms.FeatureSet], runs: Path
+    cfg: SceExperimentConfig,
+    parts: Sequence[_Part],
+    data: Mapping[str, ms.FeatureSet],
+    runs: Path,
+    sets: _Sets,
 ) -> list[Unit]:
     specs = cfg.models(sweep=True)
     units: dict[Path, Unit] = {}  # the full fraction shares its units with the fixed condition
@@ -502,7 +536,56 @@ def _units(
             f"heads_many {wsce} seed {seed}", cfg, many, specs[wsce], seed, data["heads_train"],
             data["heads_val"], heads_test,
         )  # fmt: skip
+    if cfg.classic:
+        for set_name in CLASSIC_SETS.values():
+            directory = runs / "classic" / set_name
+            units[directory] = _classic_unit(sets, set_name, directory, cfg.classic)
     return list(units.values())
+
+
+CLASSIC_SETS = {
+    "speech_15db": "fixed_test",
+    "speech_clean": "fixed_test_clean",
+    "seen_rooms": "rooms_test_seen",
+    "unseen_rooms": "rooms_test_unseen",
+    "held_out_spheres": "heads_test",
+}
+"""Test set name in the tables -> the measurement set whose clips the classic localizers hear."""
+
+
+def _classic_unit(sets: _Sets, set_name: str, directory: Path, names: Sequence[str]) -> Unit:
+    """The classic localizers ``names`` on the clips of measurement set ``set_name``, rendered again from its
+    recipe: ``predictions.npz`` holds one azimuth array (radians) per name."""
+
+    def work(_: Path) -> dict[str, np.ndarray]:
+        recipe = sets.recipes[set_name]
+        localizers = {name: classic_localizer(name, sets.kemar) for name in names}
+        found: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        clips = ms.render_clips(
+            recipe.jobs, recipe.excitation, recipe.duration, sets.cfg.data_seed, recipe.seed_name,
+            snr_db=recipe.snr,
+        )  # fmt: skip
+        batch: list[np.ndarray] = []
+
+        def flush() -> None:
+            if batch:
+                x = torch.from_numpy(np.stack(batch)).float()
+                for name, localizer in localizers.items():
+                    found[name].append(np.asarray(localizer.localize(x, SAMPLE_RATE).azimuth))
+                batch.clear()
+
+        with tqdm(
+            total=len(recipe.jobs), desc=f"classic {set_name}", disable=not sets.progress, leave=False
+        ) as bar:
+            for clip in clips:
+                batch.append(clip)
+                if len(batch) == 64:
+                    flush()
+                bar.update(1)
+            flush()
+        return {name: np.concatenate(parts) for name, parts in found.items()}
+
+    return _prediction_unit(f"classic {set_name}", directory, work)
 
 
 def _predictions(directory: Path) -> dict[str, np.ndarray]:
@@ -537,7 +620,7 @@ def run_sce_experiment(
     data = _datasets(sets)
     runs = out / "runs"
     parts = _parts(cfg, data, runs)
-    markers = run_units(_units(cfg, parts, data, runs), progress=progress, desc="sce", log=log)
+    markers = run_units(_units(cfg, parts, data, runs, sets), progress=progress, desc="sce", log=log)
 
     rows: list[dict[str, Any]] = []
     errors: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
@@ -545,7 +628,7 @@ def run_sce_experiment(
 
     def record(
         exp: str, test_name: str, test: ms.FeatureSet, method: str, seed: int | None, az: np.ndarray,
-        el: np.ndarray, fraction: float | None = None,
+        el: np.ndarray, fraction: float | None = None, plot: bool = True,
     ) -> None:  # fmt: skip
         extra: dict[str, Any] = {} if fraction is None else {"fraction": fraction}
         rows.append(
@@ -562,10 +645,23 @@ def run_sce_experiment(
             )
         )
         key = f"{exp}/{test_name}" + (f"/{fraction:g}" if fraction is not None else "")
-        if seed in (None, seeds[0]):
+        if plot and seed in (None, seeds[0]):
             e_az = np.degrees(angular_errors(az, test.azimuth))
             e_el = np.degrees(angular_errors(el, test.elevation))
             errors.setdefault(key, {})[method] = (e_az, e_el)
+
+    def reference_rows(exp: str, test_name: str, test: ms.FeatureSet, train: ms.FeatureSet) -> None:
+        """The trivial floors (training labels only) and the classic localizers on one test set."""
+        zeros = np.zeros(len(test))
+        record(exp, test_name, test, "always-0°", None, zeros, zeros, plot=False)
+        mean_az = float(np.arctan2(np.sin(train.azimuth).mean(), np.cos(train.azimuth).mean()))
+        mean_el = float(train.elevation.mean())
+        record(exp, test_name, test, "training-mean", None, zeros + mean_az, zeros + mean_el, plot=False)
+        if cfg.classic:
+            found = _predictions(runs / "classic" / CLASSIC_SETS[test_name])
+            for name in cfg.classic:
+                plot = name in DEFAULT_VARIANT.values() or name in DEFAULT_VARIANT
+                record(exp, test_name, test, name, None, found[name], zeros, plot=plot)
 
     primary_sce = cfg.sce_epsilons[0]
     wsce = _primary_wsce(cfg)
@@ -605,6 +701,9 @@ def run_sce_experiment(
                     record(part.experiment, name, test, "FF", seed, az, el, part.fraction)
             lem_az, lem_el = lem[f"{name}_azimuth"], lem[f"{name}_elevation"]
             record(part.experiment, name, test, "LEM", None, lem_az, lem_el, part.fraction)
+            if part.fraction is None:
+                reference_rows(part.experiment, name, test, part.train)
+    reference_rows("heads", "held_out_spheres", data["heads_test"], data["heads_train"])
     wsce_label = _label(cfg, "WSCE", cfg.wsce_epsilons[0])
     for seed in seeds:
         for folder, label in (("heads_one", "KEMAR only"), ("heads_many", "KEMAR + spheres")):
@@ -669,5 +768,10 @@ def _notes(cfg: SceExperimentConfig, directions: int, seeds: Sequence[int]) -> s
         "(the first of each in (c), (d) and the exported models); FF = one feed-forward regressor per "
         "angle; "
         "LEM = Laplacian eigenmaps (M = 10); all localize by 5-NN regression except FF. Checkpoints selected "
-        f"by validation {cfg.selection}; learning rate {cfg.schedule}.\n"
+        f"by validation {cfg.selection}; learning rate {cfg.schedule}. Floors (training labels only): "
+        "`always-0°` (azimuth and elevation 0°) and `training-mean` (the mean training direction). Classic "
+        "localizers (no training; steered with the KEMAR set on the horizontal plane, so their elevation is "
+        "0°: their elevation columns equal the always-0° floor's): "
+        f"{', '.join(cfg.classic) or 'none'}; they hear the same test clips, rendered again from the sets' "
+        "seeds.\n"
     )
