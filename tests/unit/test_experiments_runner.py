@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from spatialrep.experiments.report import write_json
+from spatialrep.experiments.report import read_json, write_json
 from spatialrep.experiments.runner import (
     Unit,
     claim_output_folder,
@@ -120,3 +120,30 @@ def test_malformed_recipes_name_the_culprit(tmp_path: Path) -> None:
         load_recipe("sce", config_file=bad)
     with pytest.raises(ValueError, match="not found"):
         load_recipe("sce", config_file=tmp_path / "absent.yaml")
+
+
+@dataclasses.dataclass(frozen=True)
+class _ToyConfig:
+    size: int = 1
+    added_later: int = 2
+
+
+def test_a_folder_from_before_a_config_field_was_added_resumes(tmp_path: Path) -> None:
+    from spatialrep.experiments.runner import ExperimentResult, run_experiment
+
+    if "toy-upgrade" not in list_experiments():
+
+        @register_experiment("toy-upgrade", _ToyConfig, "a runner test")
+        def _run(config, out, **_):  # type: ignore[no-untyped-def]
+            return ExperimentResult(rows=[], summary=[], paths={})
+
+    out = tmp_path / "run"
+    out.mkdir()
+    write_json(out / "experiment.json", {"experiment": "toy-upgrade", "config": {"size": 1}})
+    with pytest.warns(UserWarning, match="predates config fields added since"):
+        run_experiment("toy-upgrade", out, config=_ToyConfig(), progress=False, log=lambda _: None)
+    assert read_json(out / "experiment.json")["config"] == {"size": 1, "added_later": 2}
+    # A field that differs from its default is another configuration.
+    write_json(out / "experiment.json", {"experiment": "toy-upgrade", "config": {"size": 1}})
+    with pytest.raises(ValueError, match=r"another configuration \(differs in: config\)"):
+        run_experiment("toy-upgrade", out, config=_ToyConfig(added_later=3), progress=False, log=print)

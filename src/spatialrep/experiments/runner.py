@@ -22,6 +22,7 @@ import os
 import pkgutil
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from spatialrep.config import load_config, save_config, to_dict
+from spatialrep.config import from_dict, load_config, save_config, to_dict
 from spatialrep.experiments.report import plain, read_json, write_json
 from spatialrep.recipes import list_scales, recipe_folder
 from spatialrep.train import quiet_lightning
@@ -295,6 +296,27 @@ def load_recipe(
     return load_config(spec.config_class, source, overrides)
 
 
+def _upgrade_record(path: Path, name: str, config_class: type, record: Mapping[str, Any]) -> None:
+    """An ``experiment.json`` written by an older version lacks the config fields added since: when filling
+    them with their defaults gives exactly ``record``, rewrite it so that the run resumes."""
+    if not path.is_file():
+        return
+    try:
+        stored = read_json(path)
+        if not isinstance(stored, dict) or stored.get("experiment") != name or stored == plain(record):
+            return
+        upgraded = {"experiment": name, "config": to_dict(from_dict(config_class, stored["config"]))}
+    except (ValueError, TypeError, KeyError):
+        return  # claim_output_folder names what differs
+    if plain(upgraded) == plain(record):
+        warnings.warn(
+            f"{path} predates config fields added since; they keep their defaults, so the run resumes",
+            UserWarning,
+            stacklevel=3,
+        )
+        write_json(path, plain(record))
+
+
 def run_experiment(
     name: str,
     out_dir: str | os.PathLike[str],
@@ -332,6 +354,7 @@ def run_experiment(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     out = Path(out_dir)
     record = {"experiment": name, "config": to_dict(config)}
+    _upgrade_record(out / IDENTITY_FILE, name, spec.config_class, record)
     claim_output_folder(out, record, what=f"{name} experiment", allowed=("data", "data-*"))
     save_config(config, out / RECIPE_FILE)
     started = time.perf_counter()
