@@ -4,6 +4,7 @@ import fcntl
 import hashlib
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -260,6 +261,19 @@ def test_write_failure_mid_shard_leaves_no_partial_shard(config, tmp_path, monke
     assert not (tmp_path / "train" / "00000").exists()
     assert not list(tmp_path.rglob(".tmp-*")) and not list(tmp_path.rglob("*.flac"))
     assert not (tmp_path / "manifest.csv").exists() and not (tmp_path / "dataset.json").exists()
+
+
+def test_an_orphaned_worker_publishes_no_shard(config, tmp_path, monkeypatch):
+    """Where the kernel does not kill pool workers with their parent, they still publish nothing."""
+    import spatialrep.data.executors as executors
+
+    monkeypatch.setattr(executors, "_parent_pid", os.getppid() + 1)  # the starting process is gone
+    assert executors.orphaned()
+    with pytest.raises(ShardError, match="has ended"):
+        render_dataset(config, tmp_path, workers=1)
+    assert not list(tmp_path.glob("*/0*")) and not list(tmp_path.rglob(".tmp-*"))
+    monkeypatch.setattr(executors, "_parent_pid", None)  # this process: not a pool worker
+    assert not executors.orphaned()
 
 
 def test_grid_dataset_places_targets_on_the_grid(tmp_path):

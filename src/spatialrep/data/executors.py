@@ -28,6 +28,7 @@ class ExecutorUnavailableError(ImportError, ValueError):
 
 
 _PR_SET_PDEATHSIG = 1
+_parent_pid: int | None = None  # set in local pool workers: the process that started them
 
 
 def default_workers() -> int:
@@ -36,14 +37,25 @@ def default_workers() -> int:
 
 
 def _die_with_parent() -> None:
+    global _parent_pid
+    _parent_pid = os.getppid()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         except (
             OSError,
             AttributeError,
-        ):  # no prctl: orphans finish their shard, then fail to find its folder
+        ):  # no prctl: orphans notice through orphaned() before they publish anything
             pass
+
+
+def orphaned() -> bool:
+    """True in a local pool worker whose parent has died (where the kernel did not kill it with its parent).
+
+    Tasks check this before publishing a result (renaming a finished shard into place), so a killed job's
+    workers leave nothing new behind even where ``PR_SET_PDEATHSIG`` is not honoured.
+    """
+    return _parent_pid is not None and os.getppid() != _parent_pid
 
 
 def check_executor(executor: str, workers: int | None) -> None:

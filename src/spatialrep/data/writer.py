@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from spatialrep.config import save_config, to_dict
 from spatialrep.data.config import DatasetConfig
-from spatialrep.data.executors import check_executor, run_tasks
+from spatialrep.data.executors import check_executor, orphaned, run_tasks
 from spatialrep.data.manifest import (
     BUDGETS_DIR,
     MANIFEST,
@@ -204,6 +204,8 @@ def render_shard(
         (tmp / SHARD_RECORD).write_text(
             shard_record_text(tmp, relative, [*names, SHARD_MANIFEST]), encoding="utf-8"
         )
+        if orphaned():
+            raise ShardError("the job that started this worker has ended: shard not published")
         try:
             os.rename(tmp, final)
         except OSError:
