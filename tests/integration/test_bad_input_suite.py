@@ -54,6 +54,20 @@ def _sfd_model(folder: Path, *, d_model: int | None = None) -> Path:
     return folder
 
 
+def _mcsimclr_model(folder: Path) -> Path:
+    """A 4-channel MC-SimCLR model (random weights) that localizes and names a class."""
+    from spatialrep.config import to_dict
+    from spatialrep.methods.mcsimclr import McSimclrConfig, McSimclrModel
+    from spatialrep.models import EncoderConfig
+    from spatialrep.train import build_seeded, save_checkpoint
+
+    config = McSimclrConfig(encoder=EncoderConfig("crnn", {"conv_channels": 4, "gru_hidden": 4}))
+    model = build_seeded(McSimclrModel, {"config": config, "class_names": ["dog", "bell"]}, 0)
+    kwargs = {"config": to_dict(config), "class_names": ["dog", "bell"]}
+    save_checkpoint(folder, model, model_name="mcsimclr_model", model_kwargs=kwargs)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     """Every file the cases read: good and bad audio, label files, YAML, models, a tiny dataset."""
@@ -107,6 +121,7 @@ def world(tmp_path_factory) -> Path:
     # models
     _sfd_model(w / "model")
     _sfd_model(w / "huge_model", d_model=65536)
+    _mcsimclr_model(w / "mc_model")
     (w / "no_json").mkdir()
     (w / "bad_json").mkdir()
     (w / "bad_json" / "model.json").write_text("{not json")
@@ -249,7 +264,7 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("feat-plot-corrupt", ["features", f"{W}/corrupt.wav", "--plot", f"{T}/p.png"], "corrupt.wav"),
     ("feat-plot-mono", ["features", f"{W}/mono.wav", "--plot", f"{T}/p.png"], "channels"),
     # experiment
-    ("exp-unknown", ["experiment", "mcsimclr", "--out", f"{T}/e"], "invalid choice"),
+    ("exp-unknown", ["experiment", "bogus", "--out", f"{T}/e"], "invalid choice"),
     ("exp-unknown-scale", ["experiment", "sfd", "--scale", "huge", "--out", f"{T}/e"], "huge"),
     ("exp-missing-config", ["experiment", "sfd", "--config", f"{W}/absent.yaml", "--out", f"{T}/e"],
      "absent.yaml"),
@@ -267,6 +282,22 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("exp-foreign", ["experiment", "sfd", "--out", f"{W}/foreign"], "not empty"),
     ("exp-sce-folder", ["experiment", "sfd", "--out", f"{W}/sce_folder"], "sce experiment"),
     ("exp-out-file", ["experiment", "sce", "--out", f"{W}/a_file"], "is a file"),
+    ("exp-mc-crop", ["experiment", "mcsimclr", "--set", "model.crop_s=-1", "--out", f"{T}/e"], "crop_s"),
+    ("exp-mc-long-crop", ["experiment", "mcsimclr", "--set", "model.crop_s=5", "--out", f"{T}/e"],
+     "longer than the clips"),
+    ("exp-mc-no-full", ["experiment", "mcsimclr", "--set", "pretrained=[none]", "--out", f"{T}/e"], "full"),
+    ("exp-mc-variant", ["experiment", "mcsimclr", "--set", "pretrained=[full, no-xyz]", "--out", f"{T}/e"],
+     "no-xyz"),
+    ("exp-mc-gcc", ["experiment", "mcsimclr", "--set", "classic=[gcc-phat-itd]", "--out", f"{T}/e"],
+     "binaural"),
+    ("exp-mc-sources", ["experiment", "mcsimclr", "--set", "dataset.scene.num_sources=[1, 2]", "--out",
+                        f"{T}/e"], "one source"),
+    ("exp-mc-receiver", ["experiment", "mcsimclr", "--set", "dataset.scene.receiver=kemar", "--out",
+                         f"{T}/e"], "array:circular4"),
+    ("exp-mc-temperature", ["experiment", "mcsimclr", "--set", "model.loss.temperature=0", "--out", f"{T}/e"],
+     "temperature"),
+    ("exp-mc-drop", ["experiment", "mcsimclr", "--set", "model.augment.channel_drop=1.5", "--out", f"{T}/e"],
+     "channel_drop"),
     # demo
     ("demo-workers", ["demo", "--workers", "0", "--out", f"{T}/d"], "positive integer"),
     ("demo-workers-negative", ["demo", "--workers", "-2", "--out", f"{T}/d"], "positive integer"),
@@ -281,6 +312,8 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("loc-nan", ["localize", f"{W}/nan.wav", "--model", "gcc-phat-itd"], "nan.wav"),
     ("loc-mono", ["localize", f"{W}/mono.wav", "--model", "gcc-phat-itd"], "channel"),
     ("loc-four", ["localize", f"{W}/four.wav", "--model", f"{W}/model"], "channel"),
+    ("loc-two-for-four", ["localize", f"{W}/good.wav", "--model", f"{W}/mc_model"], "2 channels, expected 4"),
+    ("loc-mc-stream", ["localize", f"{W}/four.wav", "--model", f"{W}/mc_model", "--stream"], "stream"),
     ("loc-short", ["localize", f"{W}/short.wav", "--model", f"{W}/model"], "short"),
     ("loc-one-hz", ["localize", f"{W}/one_hz.wav", "--model", "gcc-phat-itd"], "sample rate"),
     ("loc-unknown-model", ["localize", f"{W}/good.wav", "--model", "deep-magic"], "deep-magic"),
@@ -357,6 +390,8 @@ def _api_cases(w: Path, t: Path) -> dict[str, Callable[[], Any]]:
     from spatialrep.inference.localize import load_localizer
     from spatialrep.io.arrays import load_npz
     from spatialrep.io.audio import read_audio
+    from spatialrep.losses import NTXentLoss
+    from spatialrep.methods.mcsimclr import McSimclrConfig, linear_probe
     from spatialrep.methods.sce import SceConfig
     from spatialrep.methods.sfd import SfdConfig
     from spatialrep.train import TrainConfig, load_checkpoint
@@ -389,6 +424,15 @@ def _api_cases(w: Path, t: Path) -> dict[str, Callable[[], Any]]:
         "run_experiment-foreign": lambda: run_experiment("sce", w / "foreign", scale="tiny"),
         "load_npz-pickled": lambda: load_npz(w / "pickled.npz"),
         "load_npz-text": lambda: load_npz(w / "good.csv"),
+        "McSimclrConfig-crop": lambda: McSimclrConfig(crop_s=math.nan),
+        "McSimclrConfig-array": lambda: McSimclrConfig(array="tetrahedron"),
+        "NTXentLoss-temperature": lambda: NTXentLoss(temperature=0.0),
+        "NTXentLoss-shapes": lambda: NTXentLoss()(torch.zeros(3, 4), torch.zeros(2, 4)),
+        "localize_file-two-for-four": lambda: localize_file(w / "good.wav", w / "mc_model"),
+        "linear_probe-binaural": lambda: linear_probe(w / "data", t / "p", source="encoder"),
+        "load_recipe-mcsimclr-seeds": lambda: load_recipe(
+            "mcsimclr", scale="tiny", overrides=["seeds=[1, 1]"]
+        ),
         "load_or_build-damaged-cache": lambda: load_or_build(
             w / "cache", "damaged", lambda: pytest.fail("built")
         ),
@@ -421,6 +465,13 @@ API_CASES: list[tuple[str, type[BaseException], str]] = [
     ("load_npz-pickled", ValueError, "pickled.npz"),
     ("load_npz-text", ValueError, "good.csv"),
     ("load_or_build-damaged-cache", ValueError, "damaged.npz"),
+    ("McSimclrConfig-crop", ValueError, "crop_s"),
+    ("McSimclrConfig-array", ValueError, "tetrahedron"),
+    ("NTXentLoss-temperature", ValueError, "temperature"),
+    ("NTXentLoss-shapes", ValueError, "one shape"),
+    ("localize_file-two-for-four", ValueError, "2 channels, expected 4"),
+    ("linear_probe-binaural", ValueError, "2 channels but the front-end reads 4"),
+    ("load_recipe-mcsimclr-seeds", ValueError, "seeds"),
 ]
 
 

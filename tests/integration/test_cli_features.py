@@ -119,7 +119,9 @@ def test_default_folder_and_mismatches(dataset):
         run_cli(str(dataset), "--stack", "dcase_4ch", "--quiet")
     with pytest.raises(ValueError, match="expects 4 channels"):
         run_cli(str(dataset), "--set", "num_channels=4", "--quiet", "--out", str(dataset / "x"))
-    with pytest.raises(ValueError, match="unknown feature stack 'nope'; valid: binaural_default, dcase_4ch"):
+    with pytest.raises(
+        ValueError, match="unknown feature stack 'nope'; valid: array4_mel_gcc, binaural_default, dcase_4ch"
+    ):
         run_cli(str(dataset), "--stack", "nope")
     with pytest.raises(ValueError, match="no signal"):
         run_cli(str(dataset), "--signal", "clean", "--quiet")

@@ -189,7 +189,7 @@ def test_silence_is_finite_and_conventional():
 
 
 def test_presets_shapes_and_names():
-    assert list_feature_presets() == ["binaural_default", "dcase_4ch"]
+    assert list_feature_presets() == ["array4_mel_gcc", "binaural_default", "dcase_4ch"]
     binaural = FeatureFrontEnd(feature_preset("binaural_default"))
     assert FeatureConfig() == feature_preset("binaural_default")
     assert binaural(torch.zeros(2, 16000)).shape == (6, 64, 101)
@@ -210,7 +210,13 @@ def test_presets_shapes_and_names():
     assert FeatureFrontEnd(LINEAR).bin_axis("ild")[0][-1] == pytest.approx(4000.0)
     np.testing.assert_allclose(binaural.frame_times(3), [0.0, 0.01, 0.02])
     assert feature_preset("dcase_4ch", n_mels=32, num_lags=32).num_bins == 32
-    with pytest.raises(ValueError, match="unknown feature preset 'nope'; valid: binaural_default, dcase_4ch"):
+    array4 = FeatureFrontEnd(feature_preset("array4_mel_gcc"))
+    assert array4(torch.zeros(4, 16000)).shape == (10, 64, 101)
+    lags_ms, _ = array4.bin_axis("gcc_phat")
+    assert lags_ms[0] == pytest.approx(-0.5) and np.diff(lags_ms)[0] == pytest.approx(1 / 64)
+    with pytest.raises(
+        ValueError, match="unknown feature preset 'nope'; valid: array4_mel_gcc, binaural_def"
+    ):
         feature_preset("nope")
 
 

@@ -13,8 +13,12 @@ from spatialrep.models import registry as registry_module
 # A small configuration of every registered encoder; a new encoder must be added here.
 SMALL: dict[str, dict[str, Any]] = {
     "causal_conformer": {"input_dim": 12, "d_model": 16, "num_heads": 2, "conv_kernel": 3, "dropout": 0.2},
+    "crnn": {
+        "input_dim": 12, "in_channels": 3, "num_bins": 4, "conv_channels": 4, "pool_sizes": (2, 2),
+        "gru_hidden": 5, "gru_layers": 2, "dropout": 0.2,
+    },
     "mlp": {"input_dim": 12, "hidden_sizes": (16,), "output_dim": 8, "dropout": 0.2},
-}
+}  # fmt: skip
 
 
 def test_every_encoder_has_a_sweep_config() -> None:
@@ -57,14 +61,14 @@ def test_eval_is_deterministic_and_training_uses_dropout(encoder: Encoder) -> No
 
 
 def test_causal_encoders_ignore_future_frames(encoder: Encoder) -> None:
-    assert encoder.is_causal
     encoder.eval()
     x = torch.randn(2, 10, encoder.input_dim)
     y = x.clone()
     y[:, 6:] += torch.randn_like(y[:, 6:])
     a, b = encoder.forward_features(x), encoder.forward_features(y)
-    assert torch.equal(a[:, :6], b[:, :6])
     assert not torch.allclose(a[:, 6:], b[:, 6:])
+    # is_causal is a promise: a causal encoder's past ignores the future, a non-causal one's does not.
+    assert torch.equal(a[:, :6], b[:, :6]) == encoder.is_causal
 
 
 @pytest.mark.parametrize("shape", [(12,), (2, 12), (1, 2, 3, 12), (2, 4, 11)])
@@ -129,7 +133,7 @@ def test_encoder_config_builds_every_encoder_from_its_section(name: str) -> None
 
 
 def test_encoder_config_guards() -> None:
-    with pytest.raises(ValueError, match=r"unknown encoder 'rnn'; valid: causal_conformer, mlp"):
+    with pytest.raises(ValueError, match=r"unknown encoder 'rnn'; valid: causal_conformer, crnn, mlp"):
         EncoderConfig("rnn")
     with pytest.raises(ValueError, match="input_dim"):
         EncoderConfig("mlp", {"input_dim": 3})

@@ -35,14 +35,23 @@ def _print_result(result: dict[str, Any], stream: bool) -> None:
     where = f"azimuth {_angle(clip['azimuth_deg']).strip()}"
     if with_elevation:
         where += f", elevation {_angle(clip['elevation_deg']).strip()}"
+    with_class = "class" in clip
+    if with_class:
+        where += f", class {clip['class'] or 'n/a'}"
     if "no_source" in clip:
         where += f" (no source: {clip['no_source']})"
     print(f"{result['file']}: {where} (whole clip, {mode}, {result['model_type']})")
-    print("  start_s   end_s  azimuth" + ("  elevation" if with_elevation else ""))
+    print(
+        "  start_s   end_s  azimuth"
+        + ("  elevation" if with_elevation else "")
+        + ("  class" if with_class else "")
+    )
     for seg in result["segments"]:
         line = f"  {seg['start_s']:7.2f} {seg['end_s']:7.3f}  {_angle(seg['azimuth_deg'])}"
         if with_elevation:
             line += f"  {_angle(seg['elevation_deg'])}"
+        if with_class:
+            line += f"  {seg.get('class') or 'n/a'}"
         print(line)
 
 
@@ -117,14 +126,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="estimate the direction of recordings with a trained model or a classic localizer",
         description="Estimate the azimuth (degrees, 0 = front, +90 = left) of recordings over time and for "
         "the whole clip with a trained model (a fine-tuned SFD localizer or its baselines; an SCE / WSCE "
-        "embedding or the feed-forward regressor, which also give elevation) or a classic localizer "
+        "embedding or the feed-forward regressor, which also give elevation; an MC-SimCLR model for 4-mic "
+        "array files, which also names the sound class) or a classic localizer "
         "(gcc-phat-itd, srp-phat, music or a named variant, steered for --receiver). Audio at another sample "
         "rate (4-384 kHz) is resampled; silence (below -70 dBFS) gets no direction. "
         "One file prints text or --json; several files or folders (or --out) give CSV rows, one per file or "
         "per segment (--segments), with the model loaded once. Files of any length are read and localized in "
         "blocks of 10 s, in bounded memory.",
     )
-    parser.add_argument("files", nargs="+", metavar="PATH", help="audio files or folders (channel 0 = left)")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="PATH",
+        help="audio files or folders with the model's channel count (binaural: channel 0 = left)",
+    )
     parser.add_argument("--model", required=True, help=_SHARED_HELP)
     parser.add_argument(
         "--receiver",

@@ -98,6 +98,20 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "num_lags": 64,
         "gcc_upsample": 2,
     },
+    # MC-SimCLR (arXiv 2309.15938) on the 4-mic circular array (10 cm), 16 kHz: 64 log-mels per mic and
+    # GCC-PHAT over the 6 pairs at 64 lags of 1/4 sample (-0.5 .. +0.48 ms; the array's largest delay is
+    # 0.29 ms), 25 ms windows every 10 ms.
+    "array4_mel_gcc": {
+        "sample_rate": 16000,
+        "num_channels": 4,
+        "n_fft": 512,
+        "hop_length": 160,
+        "win_length": 400,
+        "features": ("logmel", "gcc_phat"),
+        "n_mels": 64,
+        "num_lags": 64,
+        "gcc_upsample": 4,
+    },
     # The DCASE SELD baseline (MIC format): 24 kHz, 40 ms windows every 20 ms, n_fft 1024, 64 mels and
     # GCC-PHAT over the 6 pairs of 4 microphones at 64 lags (-32 .. 31 samples).
     "dcase_4ch": {
@@ -358,6 +372,8 @@ def feature_preset(name: str, **overrides: Any) -> FeatureConfig:
     Presets:
         ``binaural_default``: 16 kHz binaural, log-mel L/R + mel-band cos/sin IPD + mel ILD + GCC-PHAT
         (64 lags at 1/2 sample) -> ``(6, 64, frames)``; 25 ms windows, 10 ms hop.
+        ``array4_mel_gcc``: MC-SimCLR's input, 16 kHz, 4 channels, 64 log-mels + GCC-PHAT over the 6 pairs x
+        64 lags at 1/4 sample -> ``(10, 64, frames)``; 25 ms windows, 10 ms hop.
         ``dcase_4ch``: the DCASE SELD baseline, 24 kHz, 4 channels, 64 log-mels + GCC-PHAT over the 6 pairs x
         64 lags -> ``(10, 64, frames)``; 40 ms windows, 20 ms hop, n_fft 1024.
 

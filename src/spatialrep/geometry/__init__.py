@@ -1,7 +1,9 @@
 """Directions, positions and receiver geometries (the one coordinate convention of spatialrep)."""
 
 from spatialrep.geometry.arrays import (
+    ArraySymmetry,
     MicArray,
+    array_symmetries,
     circular_array,
     list_arrays,
     make_array,
@@ -22,8 +24,10 @@ from spatialrep.geometry.coordinates import (
 
 __all__ = [
     "SPEED_OF_SOUND",
+    "ArraySymmetry",
     "MicArray",
     "angular_distance",
+    "array_symmetries",
     "azimuth_difference",
     "cartesian_to_spherical",
     "circular_array",

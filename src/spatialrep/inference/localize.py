@@ -67,8 +67,11 @@ __all__ = [
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 """Files :func:`audio_files` picks up in folders."""
 
-ROW_COLUMNS = ("file", "segment", "start_s", "end_s", "azimuth_deg", "elevation_deg", "no_source", "error")
-"""Columns of :func:`localize_paths` rows (``segment`` is empty for whole-clip rows)."""
+ROW_COLUMNS = (
+    "file", "segment", "start_s", "end_s", "azimuth_deg", "elevation_deg", "class", "no_source", "error",
+)  # fmt: skip
+"""Columns of :func:`localize_paths` rows (``segment`` is empty for whole-clip rows; ``class`` for models that
+also classify the sound, e.g. MC-SimCLR)."""
 
 DEFAULT_SEGMENT_S = {True: 0.1, False: 0.5}
 """Default segment length (s) for frame-wise (``True``) and clip-level models."""
@@ -153,6 +156,8 @@ def _direction(directions: Directions, index: int = 0, level_dbfs: float = 0.0) 
     out: dict[str, Any] = {"azimuth_deg": math.nan if silent else _degrees(directions.azimuth[index])}
     if directions.elevation is not None:
         out["elevation_deg"] = math.nan if silent else _degrees(directions.elevation[index])
+    if directions.class_scores is not None:
+        out["class"] = None if silent else directions.best_class(index)
     if silent or math.isnan(out["azimuth_deg"]):
         out["no_source"] = (
             f"silent: {level_dbfs:.0f} dBFS, below the {ACTIVITY_FLOOR_DBFS:g} dBFS activity floor"
@@ -379,7 +384,8 @@ class _FramePooler:
 
 
 def _mean_direction(found: Sequence[Directions], weights: Sequence[float]) -> Directions:
-    """The direction of the weighted mean of unit vectors (azimuth, and elevation when given)."""
+    """The direction of the weighted mean of unit vectors (azimuth, and elevation when given), and the
+    weighted mean of the class scores when every block has them."""
     azimuth = np.array([d.azimuth[0] for d in found])
     elevations = [d.elevation for d in found]
     with_elevation = all(e is not None for e in elevations)
@@ -388,9 +394,15 @@ def _mean_direction(found: Sequence[Directions], weights: Sequence[float]) -> Di
     x = np.sum(w * np.cos(elevation) * np.cos(azimuth))
     y = np.sum(w * np.cos(elevation) * np.sin(azimuth))
     z = np.sum(w * np.sin(elevation))
+    scores = [d.class_scores for d in found]
+    class_scores = None
+    if all(s is not None for s in scores):
+        class_scores = np.average(np.stack([s[0] for s in scores if s is not None]), axis=0, weights=w)[None]
     return Directions(
         azimuth=np.array([math.atan2(y, x)]),
         elevation=np.array([math.atan2(z, math.hypot(x, y))]) if with_elevation else None,
+        class_scores=class_scores,
+        class_names=found[0].class_names if class_scores is not None else None,
     )
 
 

@@ -1,6 +1,7 @@
 """Metric-learning losses: an injected distance, a validating ``forward`` and a ``compute_loss``."""
 
-from spatialrep.losses.distances import BaseDistance, EuclideanDistance
+from spatialrep.losses.distances import BaseDistance, CosineSimilarity, EuclideanDistance
+from spatialrep.losses.nt_xent import NTXentLoss
 from spatialrep.losses.pair_contrastive import (
     PairContrastiveLoss,
     adaptive_margin,
@@ -13,7 +14,9 @@ from spatialrep.losses.pair_contrastive import (
 
 __all__ = [
     "BaseDistance",
+    "CosineSimilarity",
     "EuclideanDistance",
+    "NTXentLoss",
     "PairContrastiveLoss",
     "adaptive_margin",
     "arc_to_chord",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["BaseDistance", "EuclideanDistance"]
+__all__ = ["BaseDistance", "CosineSimilarity", "EuclideanDistance"]
 
 
 class BaseDistance:
@@ -53,3 +53,25 @@ class EuclideanDistance(BaseDistance):
         # Double-where: sqrt never sees a zero, so its gradient there is 0 instead of NaN.
         safe = torch.where(positive, squared, torch.ones_like(squared))
         return torch.where(positive, torch.sqrt(safe), torch.zeros_like(squared))
+
+
+class CosineSimilarity:
+    """Cosine similarity between the rows of two embedding matrices (a similarity: larger is closer).
+
+    ``cos(a_i, b_j) = a_i · b_j / (max(|a_i|, eps) max(|b_j|, eps))``; a zero row has similarity 0 to
+    everything.
+    """
+
+    def __init__(self, eps: float = 1e-8) -> None:
+        if not eps > 0:
+            raise ValueError(f"CosineSimilarity eps must be > 0, got {eps!r}")
+        self.eps = float(eps)
+
+    def matrix(self, queries: Tensor, keys: Tensor) -> Tensor:
+        """Similarities ``(n, m)`` of queries ``(n, D)`` to keys ``(m, D)``, in ``[-1, 1]``."""
+        q = queries / queries.norm(dim=-1, keepdim=True).clamp_min(self.eps)
+        k = keys / keys.norm(dim=-1, keepdim=True).clamp_min(self.eps)
+        return q @ k.T
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(eps={self.eps:g})"

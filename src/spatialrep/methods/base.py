@@ -104,12 +104,14 @@ class Directions:
         elevation: ``(batch,)`` radians (+ up), or ``None`` for azimuth-only models.
         track: frame-wise posteriors, or ``None`` for clip-level models.
         class_scores: ``(batch, classes)`` sound-class scores of models that also classify, or ``None``.
+        class_names: the name of each class of ``class_scores``, or ``None``.
     """
 
     azimuth: FloatArray
     elevation: FloatArray | None = None
     track: FrameTrack | None = None
     class_scores: FloatArray | None = None
+    class_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.azimuth.ndim != 1:
@@ -119,8 +121,20 @@ class Directions:
                 f"Directions.elevation has shape {self.elevation.shape}, azimuth {self.azimuth.shape}"
             )
 
+        if self.class_names is not None and (
+            self.class_scores is None or self.class_scores.shape[-1] != len(self.class_names)
+        ):
+            raise ValueError("Directions.class_names must name every column of class_scores")
+
     def __len__(self) -> int:
         return int(self.azimuth.shape[0])
+
+    def best_class(self, index: int = 0) -> str | None:
+        """The highest-scoring class of clip ``index`` (its name, else its column), or ``None``."""
+        if self.class_scores is None:
+            return None
+        best = int(np.argmax(self.class_scores[index]))
+        return self.class_names[best] if self.class_names is not None else str(best)
 
 
 @runtime_checkable

@@ -5,12 +5,15 @@ Importing this package registers every encoder: :func:`list_encoders` names them
 """
 
 from spatialrep.models.conformer import CausalConformer, ConformerLayerState, ConformerState
+from spatialrep.models.crnn import CRNN
 from spatialrep.models.heads import CLIP_POOLINGS, FramewiseClassifier, LinearHead
+from spatialrep.models.inputs import feature_maps_to_sequence, sequence_to_feature_maps
 from spatialrep.models.mlp import MLPEncoder
 from spatialrep.models.registry import Encoder, EncoderConfig, create_encoder, list_encoders, register_encoder
 
 __all__ = [
     "CLIP_POOLINGS",
+    "CRNN",
     "CausalConformer",
     "ConformerLayerState",
     "ConformerState",
@@ -20,6 +23,8 @@ __all__ = [
     "LinearHead",
     "MLPEncoder",
     "create_encoder",
+    "feature_maps_to_sequence",
     "list_encoders",
     "register_encoder",
+    "sequence_to_feature_maps",
 ]

@@ -69,6 +69,8 @@ class TrainConfig:
         devices: number of devices or ``"auto"`` (``-1``: all).
         strategy: Lightning strategy (``auto``, ``ddp``, ...); several GPUs with ``ddp`` work
             through Lightning.
+        sync_batchnorm: with several processes, batch norm layers use the statistics of the whole global
+            batch instead of each process's share (Lightning's ``sync_batchnorm``; no effect on one device).
         deterministic: ask torch for deterministic algorithms (slower on GPU).
         log_every_n_steps: logging period of training metrics.
         loggers: any of ``csv`` and ``tensorboard`` (the latter needs the ``tensorboard`` extra; without it
@@ -99,6 +101,7 @@ class TrainConfig:
     accelerator: str = "auto"
     devices: int | str = "auto"
     strategy: str = "auto"
+    sync_batchnorm: bool = False
     deterministic: bool = False
     log_every_n_steps: int = 50
     loggers: tuple[str, ...] = ("csv",)
@@ -142,6 +145,8 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.devices={self.devices!r} must be >= 1, -1 (all) or 'auto'")
         if not self.strategy:
             raise ConfigError("TrainConfig.strategy must not be empty (use 'auto')")
+        if not isinstance(self.sync_batchnorm, bool):
+            raise ConfigError(f"TrainConfig.sync_batchnorm={self.sync_batchnorm!r} must be true or false")
         if not self.early_stopping_metric:
             raise ConfigError("TrainConfig.early_stopping_metric must not be empty")
         for logger in self.loggers:

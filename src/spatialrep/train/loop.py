@@ -252,6 +252,7 @@ def fit(
         accelerator=config.accelerator,
         devices=config.devices,
         strategy=config.strategy,
+        sync_batchnorm=config.sync_batchnorm,
         precision=resolve_precision(config.precision, config.accelerator),  # type: ignore[arg-type]
         gradient_clip_val=config.grad_clip,
         deterministic=config.deterministic,
@@ -323,6 +324,7 @@ def quiet_lightning() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
             warnings.filterwarnings("ignore", message=r".*litlogger.*")
+            warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
             yield
     finally:
         for logger, level in zip(loggers, levels, strict=True):
