@@ -279,6 +279,7 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("exp-set-target", ["experiment", "sfd", "--set", "targets=[bogus]", "--out", f"{T}/e"], "bogus"),
     ("exp-workers", ["experiment", "sfd", "--workers", "0", "--out", f"{T}/e"], "positive integer"),
     ("exp-sce-workers", ["experiment", "sce", "--workers", "-2", "--out", f"{T}/e"], "positive integer"),
+    ("exp-threads", ["experiment", "sfd", "--threads", "0", "--out", f"{T}/e"], "positive integer"),
     ("exp-foreign", ["experiment", "sfd", "--out", f"{W}/foreign"], "not empty"),
     ("exp-sce-folder", ["experiment", "sfd", "--out", f"{W}/sce_folder"], "sce experiment"),
     ("exp-out-file", ["experiment", "sce", "--out", f"{W}/a_file"], "is a file"),

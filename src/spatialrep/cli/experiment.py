@@ -17,6 +17,10 @@ def run(args: argparse.Namespace) -> int:
     if args.scale is not None and args.config is not None:
         raise ValueError("give --scale or --config, not both")
     scale = args.scale if args.scale is not None or args.config is not None else "tiny"
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     result = run_experiment(
         args.name,
         args.out,
@@ -55,6 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--out", required=True, help="output folder (created; rerun to resume)")
     parser.add_argument(
         "--workers", type=positive_int, default=None, help="rendering processes (default: all cores)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch threads for training and inference (default: torch's, one per core; on a CPU shared "
+        "with other jobs 1 is often several times faster; a recipe's own threads field wins)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
