@@ -1,8 +1,9 @@
-"""SIGKILL during an experiment, at three points (pretraining, fine-tuning, evaluation): each rerun resumes,
-and the final results equal those of an uninterrupted run, row for row.
+"""SIGKILL during an experiment, at three points (pretraining, fine-tuning or probing, evaluation): each
+rerun resumes, and the final results equal those of an uninterrupted run, row for row.
 
-Runs ``spatialrep experiment sfd`` in subprocesses on a cut-down recipe (seconds of training). A kill is
-sent as soon as a file that marks the point appears, so the process dies in the middle of that stage.
+Runs ``spatialrep experiment sfd`` and ``experiment mcsimclr`` in subprocesses on cut-down recipes (seconds of
+training). A kill is sent as soon as a file that marks the point appears, so the process dies in the middle of
+that stage.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow  # four runs of a small experiment in subprocesses
 TRAIN = {"batch_size": 8, "lr": 3e-3, "accelerator": "cpu", "devices": 1, "log_every_n_steps": 2}
 
 
-def _recipe(path: Path) -> Path:
+def _sfd_recipe(path: Path) -> Path:
     tiny = load_recipe("sfd", scale="tiny")
     encoder = EncoderConfig(
         "causal_conformer", {"d_model": 16, "num_layers": 1, "num_heads": 2, "conv_kernel": 3}
@@ -49,8 +50,50 @@ def _recipe(path: Path) -> Path:
     return path
 
 
-def _command(recipe: Path, out: Path) -> list[str]:
-    command = [sys.executable, "-m", "spatialrep", "experiment", "sfd"]
+def _mcsimclr_recipe(path: Path) -> Path:
+    tiny = load_recipe("mcsimclr", scale="tiny")
+    model = dataclasses.replace(
+        tiny.model,
+        encoder=EncoderConfig("crnn", {"conv_channels": 4, "gru_hidden": 6, "gru_layers": 1}),
+        projector=EncoderConfig("mlp", {"hidden_sizes": [8], "output_dim": 8}),
+    )
+    config = dataclasses.replace(
+        tiny,
+        scale="kill-test",
+        dataset={**tiny.dataset, "num_examples": 40, "budgets": {"4s": 4}},
+        model=model,
+        pretrained=("full",),
+        finetuned=("full",),
+        pretrain=TrainConfig(**TRAIN, max_steps=6, val_every_n_steps=3, checkpoint_every_n_steps=1),
+        probe=TrainConfig(**TRAIN, max_steps=4),
+        finetune=TrainConfig(**TRAIN, max_steps=4, checkpoint_every_n_steps=1),
+    )
+    save_config(config, path)
+    return path
+
+
+EXPERIMENTS = {
+    "sfd": (
+        _sfd_recipe,
+        (
+            "pretrain/*/seed0/lightning/*.ckpt",  # pretraining, after its first resumable checkpoint
+            "finetune/*/*/seed0/lightning/*.ckpt",  # the first fine-tuning, mid-way
+            "eval/in-domain/*.json",  # evaluation, after its first model
+        ),
+    ),
+    "mcsimclr": (
+        _mcsimclr_recipe,
+        (
+            "pretrain/full/seed0/lightning/*.ckpt",  # pretraining, mid-way
+            "probe/*/*/seed0/done.json",  # among the probes, after the first
+            "finetune/*/*/seed0/lightning/*.ckpt",  # the first fine-tuning, mid-way
+        ),
+    ),
+}
+
+
+def _command(name: str, recipe: Path, out: Path) -> list[str]:
+    command = [sys.executable, "-m", "spatialrep", "experiment", name]
     return [*command, "--config", str(recipe), "--out", str(out)]
 
 
@@ -59,12 +102,12 @@ def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 
-def _run_and_kill_when(recipe: Path, out: Path, marker: str, timeout: float = 300.0) -> bool:
+def _run_and_kill_when(name: str, recipe: Path, out: Path, marker: str, timeout: float = 300.0) -> bool:
     """Run the experiment; SIGKILL it once a file matching the glob ``marker`` exists under ``out``.
 
     Returns whether it was killed (False: it finished before the marker appeared).
     """
-    cmd = [*_command(recipe, out), "--workers", "1", "--quiet"]
+    cmd = [*_command(name, recipe, out), "--workers", "1", "--quiet"]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     while proc.poll() is None:
@@ -80,29 +123,29 @@ def _run_and_kill_when(recipe: Path, out: Path, marker: str, timeout: float = 30
     return False
 
 
-def _finish(recipe: Path, out: Path) -> list[dict[str, str]]:
+def _finish(name: str, recipe: Path, out: Path) -> list[dict[str, str]]:
     done = subprocess.run(
-        [*_command(recipe, out), "--workers", "1", "--quiet"], env=_env(), capture_output=True, text=True
+        [*_command(name, recipe, out), "--workers", "1", "--quiet"],
+        env=_env(),
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     with (out / "results.csv").open(newline="") as f:
         return list(csv.DictReader(f))
 
 
-def test_sigkill_at_three_points_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path):
-    recipe = _recipe(tmp_path / "recipe.yaml")
-    reference = _finish(recipe, tmp_path / "reference")
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_sigkill_at_three_points_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path, name):
+    make_recipe, points = EXPERIMENTS[name]
+    recipe = make_recipe(tmp_path / "recipe.yaml")
+    reference = _finish(name, recipe, tmp_path / "reference")
 
     out = tmp_path / "killed"
-    points = (
-        "pretrain/*/seed0/lightning/*.ckpt",  # pretraining, after its first resumable checkpoint
-        "finetune/*/*/seed0/lightning/*.ckpt",  # the first fine-tuning, mid-way
-        "eval/in-domain/*.json",  # evaluation, after its first model
-    )
-    killed = [_run_and_kill_when(recipe, out, marker) for marker in points]
+    killed = [_run_and_kill_when(name, recipe, out, marker) for marker in points]
     assert all(killed), f"the run finished before a kill point: {killed}"
     assert not (out / "results.csv").exists()
-    resumed = _finish(recipe, out)
+    resumed = _finish(name, recipe, out)
 
     assert len(resumed) == len(reference) > 0
     assert resumed == reference
