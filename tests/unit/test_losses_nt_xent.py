@@ -87,3 +87,18 @@ def test_guards():
 def test_without_a_process_group_gathering_is_the_identity():
     a, b = _views()
     torch.testing.assert_close(NTXentLoss(0.1, gather_distributed=True)(a, b), NTXentLoss(0.1)(a, b))
+
+
+def test_half_precision_views_are_computed_in_float32():
+    """Under bf16 autocast (the paper recipe) the loss equals float32 arithmetic on the same bf16 views."""
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(256, 128, generator=g).bfloat16()
+    b = (a.float() + 0.3 * torch.randn(256, 128, generator=g)).bfloat16()
+    reference = NTXentLoss(0.1)(a.double(), b.double())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = NTXentLoss(0.1)(a, b)
+    assert loss.dtype == torch.float32
+    assert torch.allclose(loss.double(), reference, rtol=1e-5)
+    # the guard's failing counterpart: plain bf16 arithmetic is off by far more than that
+    naive = NTXentLoss(0.1)._loss(a, b)
+    assert not torch.allclose(naive.double(), reference, rtol=1e-3)

@@ -136,6 +136,18 @@ def test_step_context_generator_is_per_step_and_only_in_training():
     assert not torch.equal(torch.rand(3, generator=other_seed.generator), first)
 
 
+def test_step_context_differs_between_processes(monkeypatch):
+    """Under DDP each rank draws its own augmentations; rank 0 draws what one device draws."""
+    module = MethodModule(ToyRegressor(), context_step, train_config=settings(seed=4))
+    one_device = torch.rand(3, generator=module.step_context("train").generator)
+    draws = {}
+    for rank in (0, 1, 2):
+        monkeypatch.setattr(MethodModule, "global_rank", property(lambda self, r=rank: r))
+        draws[rank] = torch.rand(3, generator=module.step_context("train").generator)
+    assert torch.equal(draws[0], one_device)
+    assert not torch.equal(draws[1], draws[0]) and not torch.equal(draws[2], draws[1])
+
+
 def test_context_draws_resume_bit_identically(tmp_path):
     """A run killed mid-way and resumed draws the same augmentation noise: final weights are identical."""
     from lightning.pytorch.callbacks import Callback

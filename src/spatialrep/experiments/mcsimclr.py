@@ -143,7 +143,9 @@ def _training_units(out: Path, config: McSimclrExperimentConfig, classes: list[s
         for budget in config.budgets:
             for seed in config.seeds:
                 run_dir = _model_dir(out, method, kind, budget, seed)
-                init = _pretrain_dir(out, config, source, seed) if source is not None else None
+                # the last pretraining step, not the lowest validation NT-Xent: every variant equally trained
+                # (un-augmented validation views favour the variants that train on such views)
+                init = _pretrain_dir(out, config, source, seed) / "last" if source is not None else None
                 model = config.variant_config(source) if source is not None else config.model
                 cache = _embedding_cache(out, config, method, source, seed)
 
@@ -260,7 +262,7 @@ def _embedding_unit(out: Path, config: McSimclrExperimentConfig, classes: list[s
     @torch.no_grad()
     def run() -> dict[str, Any]:
         test = _test_set(out / "data")
-        pretrainer = load_mcsimclr(_pretrain_dir(out, config, "full", config.seeds[0]))
+        pretrainer = load_mcsimclr(_pretrain_dir(out, config, "full", config.seeds[0]) / "last")
         assert isinstance(pretrainer, McSimclrPretrainer)
         chunks = [
             pretrainer.embed_maps(pretrainer.frontend(test.audio[s : s + config.eval_batch_size]))

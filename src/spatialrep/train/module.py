@@ -152,7 +152,10 @@ class MethodModule(L.LightningModule):
         generator = None
         if stage == "train":
             generator = torch.Generator(device=self.device)
-            generator.manual_seed(seeding.derive_seed(self.train_config.seed, "step", int(self.global_step)))
+            keys: tuple[seeding.Key, ...] = ("step", int(self.global_step))
+            if self.global_rank:  # other processes draw other augmentations; rank 0 keeps one-device draws
+                keys += ("rank", int(self.global_rank))
+            generator.manual_seed(seeding.derive_seed(self.train_config.seed, *keys))
         return StepContext(stage=stage, global_step=int(self.global_step), generator=generator)
 
     def _shared(self, batch: Any, stage: str) -> Tensor:
