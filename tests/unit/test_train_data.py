@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
-from spatialrep.train import ResumableSampler, make_loader
+from spatialrep.train import ResumableSampler, make_loader, train_val_loaders
 from spatialrep.train.data import find_resumable_sampler
 
 
@@ -69,3 +69,12 @@ def test_make_loader_rejects_iterable_datasets():
 def test_find_resumable_sampler_none_for_plain_loaders():
     assert find_resumable_sampler(DataLoader(TensorDataset(torch.arange(4)), batch_size=2)) is None
     assert find_resumable_sampler(object()) is None
+
+
+def test_train_val_loaders():
+    train_set, val_set = TensorDataset(torch.arange(10)), TensorDataset(torch.arange(5))
+    train, val = train_val_loaders(train_set, val_set, batch_size=4, seed=3, drop_last=True)
+    reference = make_loader(train_set, batch_size=4, seed=3, drop_last=True)
+    assert [b[0].tolist() for b in train] == [b[0].tolist() for b in reference]  # shuffled, 2 full batches
+    assert val is not None and [b[0].tolist() for b in val] == [[0, 1, 2, 3], [4]]  # in order, every example
+    assert train_val_loaders(train_set, None, batch_size=4)[1] is None

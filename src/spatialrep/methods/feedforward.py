@@ -23,7 +23,7 @@ from spatialrep.data.measurement_sets import direction_dataset
 from spatialrep.features.measurement import MeasurementConfig
 from spatialrep.methods.base import Directions, check_audio
 from spatialrep.models import EncoderConfig
-from spatialrep.train import TrainConfig, TrainedModel, make_loader, register_model, train_model
+from spatialrep.train import TrainConfig, TrainedModel, register_model, train_model, train_val_loaders
 
 __all__ = ["LABEL_SCALE_DEG", "FeedForwardConfig", "FeedForwardRegressor", "ff_step", "train_feedforward"]
 
@@ -177,15 +177,13 @@ def train_feedforward(
     config = config or FeedForwardConfig()
     train_config = train_config or TrainConfig(batch_size=128)
     dim = config.frontend.dim
-    train_set = direction_dataset(*train, dim)
-    loader = make_loader(
-        train_set, batch_size=train_config.batch_size, seed=train_config.seed, drop_last=True
+    loader, val_loader = train_val_loaders(
+        direction_dataset(*train, dim),
+        None if val is None else direction_dataset(*val, dim),
+        batch_size=train_config.batch_size,
+        seed=train_config.seed,
+        drop_last=True,
     )
-    val_loader = None
-    if val is not None:
-        val_loader = make_loader(
-            direction_dataset(*val, dim), batch_size=train_config.batch_size, shuffle=False
-        )
     kwargs = {"config": config.to_dict()}
     return train_model(
         FeedForwardRegressor, kwargs, ff_step, loader, val_loader, train_config, out_dir,

@@ -44,7 +44,7 @@ from spatialrep.geometry import ArraySymmetry, array_symmetries, list_arrays, ma
 from spatialrep.io.arrays import load_npz, save_npz
 from spatialrep.losses import NTXentLoss
 from spatialrep.methods.base import Directions, check_audio
-from spatialrep.models import EncoderConfig, LinearHead, feature_maps_to_sequence
+from spatialrep.models import EncoderConfig, FreezableEncoder, LinearHead, feature_maps_to_sequence
 from spatialrep.train import (
     StepContext,
     TrainConfig,
@@ -54,6 +54,7 @@ from spatialrep.train import (
     register_model,
     save_checkpoint,
     train_model,
+    train_val_loaders,
 )
 from spatialrep.train.checkpoint import checkpoint_dir
 
@@ -422,7 +423,7 @@ class _ClassAzimuthModel(nn.Module):
 
 
 @register_model("mcsimclr_model")
-class McSimclrModel(_ClassAzimuthModel):
+class McSimclrModel(FreezableEncoder, _ClassAzimuthModel):
     """Encoder + two linear heads (:class:`McSimclrHeads`): the linear probe and the fine-tuned model.
 
     A :class:`~spatialrep.methods.base.Localizer` whose ``Directions`` carry ``class_scores`` and
@@ -437,8 +438,6 @@ class McSimclrModel(_ClassAzimuthModel):
         super().__init__(config, class_names)
         self.encoder = self.config.encoder_section().build(self.config.input_dim)
         self.heads = McSimclrHeads(self.encoder.output_dim, len(self.class_names))
-        self.encoder_frozen = False
-        self.encoder_lr_scale = 1.0
 
     def embed_maps(self, maps: Tensor) -> Tensor:
         out: Tensor = self.encoder(feature_maps_to_sequence(maps))
@@ -457,25 +456,6 @@ class McSimclrModel(_ClassAzimuthModel):
                 f"this model's {mine.encoder_section()} on {mine.frontend.to_dict()}"
             )
         self.encoder.load_state_dict(pretrainer.encoder.state_dict())
-
-    def optimizer_groups(self) -> list[dict[str, Any]]:
-        """The encoder at ``encoder_lr_scale`` times the learning rate, the heads at the full rate."""
-        return [
-            {"params": list(self.encoder.parameters()), "lr_scale": self.encoder_lr_scale},
-            {"params": list(self.heads.parameters()), "lr_scale": 1.0},
-        ]
-
-    def freeze_encoder(self) -> None:
-        """Linear probe: the encoder gets no gradient and stays in eval mode (running BN statistics)."""
-        self.encoder_frozen = True
-        self.encoder.requires_grad_(False)
-        self.encoder.eval()
-
-    def train(self, mode: bool = True) -> McSimclrModel:
-        super().train(mode)
-        if self.encoder_frozen:
-            self.encoder.eval()
-        return self
 
 
 @register_model("mcsimclr_feature_probe")
@@ -708,20 +688,15 @@ def pretrain(
             f"{len(train_set)} training clips in {dataset_dir} do not fill one batch of "
             f"{train_config.batch_size}"
         )
-    train = make_loader(
+    train, val = train_val_loaders(
         train_set,
+        _val_set(dataset_dir, config),
         batch_size=train_config.batch_size,
         seed=train_config.seed,
         num_workers=train_config.num_workers,
         collate_fn=collate_examples,
         drop_last=True,
     )
-    val_set = _val_set(dataset_dir, config)
-    val = None
-    if val_set is not None:
-        val = make_loader(
-            val_set, batch_size=train_config.batch_size, shuffle=False, collate_fn=collate_examples
-        )
     return train_model(
         McSimclrPretrainer, {"config": config.to_dict()}, pretrain_step, train, val, train_config, out_dir,
         feature_config=config.frontend, progress=progress,
@@ -912,14 +887,12 @@ def linear_probe(
     val_emb = None
     if _val_set(dataset_dir, config) is not None:
         val_emb = split_embeddings(model, dataset_dir, "val", cache=embedding_cache, batch_size=batch)
-    train = make_loader(
-        TensorDataset(*train_emb.tensors()), batch_size=train_config.batch_size, seed=train_config.seed
+    train, val = train_val_loaders(
+        TensorDataset(*train_emb.tensors()),
+        None if val_emb is None else TensorDataset(*val_emb.tensors()),
+        batch_size=train_config.batch_size,
+        seed=train_config.seed,
     )
-    val = None
-    if val_emb is not None:
-        val = make_loader(
-            TensorDataset(*val_emb.tensors()), batch_size=train_config.batch_size, shuffle=False
-        )
 
     def prepare(heads: nn.Module) -> None:
         assert isinstance(heads, McSimclrHeads)
@@ -976,20 +949,14 @@ def finetune(
     pretrained = _load_pretrainer(init_from) if init_from is not None else None
     config = config or (pretrained.config if pretrained is not None else McSimclrConfig())
     names = list(class_names) if class_names is not None else dataset_classes(dataset_dir)
-    train_set = _dataset(dataset_dir, config, split="train", budget=budget)
-    train = make_loader(
-        train_set,
+    train, val = train_val_loaders(
+        _dataset(dataset_dir, config, split="train", budget=budget),
+        _val_set(dataset_dir, config),
         batch_size=train_config.batch_size,
         seed=train_config.seed,
         num_workers=train_config.num_workers,
         collate_fn=collate_examples,
     )
-    val_set = _val_set(dataset_dir, config)
-    val = None
-    if val_set is not None:
-        val = make_loader(
-            val_set, batch_size=train_config.batch_size, shuffle=False, collate_fn=collate_examples
-        )
 
     def prepare(model: nn.Module) -> None:
         assert isinstance(model, McSimclrModel)

@@ -42,7 +42,7 @@ from spatialrep.losses import (
 )
 from spatialrep.methods.base import Directions, check_audio
 from spatialrep.models import EncoderConfig
-from spatialrep.train import TrainConfig, TrainedModel, make_loader, register_model, train_model
+from spatialrep.train import TrainConfig, TrainedModel, register_model, train_model, train_val_loaders
 
 __all__ = ["MODES", "KnnHead", "PairLossConfig", "SceConfig", "SceEmbedding", "make_step", "train_sce"]
 
@@ -377,14 +377,13 @@ def train_sce(
     train_config = train_config or TrainConfig(batch_size=128)
     dim = config.frontend.dim
     train_set = direction_dataset(*train, dim)
-    loader = make_loader(
-        train_set, batch_size=train_config.batch_size, seed=train_config.seed, drop_last=True
+    loader, val_loader = train_val_loaders(
+        train_set,
+        None if val is None else direction_dataset(*val, dim),
+        batch_size=train_config.batch_size,
+        seed=train_config.seed,
+        drop_last=True,
     )
-    val_loader = None
-    if val is not None:
-        val_loader = make_loader(
-            direction_dataset(*val, dim), batch_size=train_config.batch_size, shuffle=False
-        )
 
     def finalize(model: nn.Module) -> dict[str, Any]:
         assert isinstance(model, SceEmbedding)

@@ -34,15 +34,15 @@ from spatialrep.data.manifest import ManifestError
 from spatialrep.evaluate.azimuth_grid import REGIONS, AzimuthGrid
 from spatialrep.features.distillation import DistillationTarget, FrameInput
 from spatialrep.methods.base import Directions, FrameTrack, check_audio
-from spatialrep.models import EncoderConfig, FramewiseClassifier, LinearHead
+from spatialrep.models import EncoderConfig, FramewiseClassifier, FreezableEncoder, LinearHead
 from spatialrep.train import (
     StepContext,
     TrainConfig,
     TrainedModel,
     load_checkpoint,
-    make_loader,
     register_model,
     train_model,
+    train_val_loaders,
 )
 from spatialrep.train.checkpoint import checkpoint_dir
 
@@ -207,7 +207,7 @@ class SfdPretrainer(nn.Module):
 
 
 @register_model("sfd_localizer")
-class SfdLocalizer(nn.Module):
+class SfdLocalizer(FreezableEncoder):
     """Encoder + frame-wise azimuth classifier over ``config.grid()``.
 
     A :class:`~spatialrep.methods.base.StreamingLocalizer` (when its encoder streams, as the causal Conformer
@@ -229,8 +229,6 @@ class SfdLocalizer(nn.Module):
         self.grid = self.config.grid()
         self.encoder = self.config.encoder.build(self.config.frontend.dim)
         self.classifier = FramewiseClassifier(self.encoder.output_dim, self.grid.num_classes)
-        self.encoder_frozen = False
-        self.encoder_lr_scale = 1.0
 
     @property
     def sample_rate(self) -> int:
@@ -273,25 +271,6 @@ class SfdLocalizer(nn.Module):
                     f"pretrained encoder has {key}={pretrained!r} but this localizer needs {ours!r}"
                 )
         self.encoder.load_state_dict(pretrainer.encoder.state_dict())
-
-    def optimizer_groups(self) -> list[dict[str, Any]]:
-        """The encoder at ``encoder_lr_scale`` times the learning rate, the classifier at the full rate."""
-        return [
-            {"params": list(self.encoder.parameters()), "lr_scale": self.encoder_lr_scale},
-            {"params": list(self.classifier.parameters()), "lr_scale": 1.0},
-        ]
-
-    def freeze_encoder(self) -> None:
-        """Linear probe: the encoder gets no gradient and stays in eval mode (no dropout) while training."""
-        self.encoder_frozen = True
-        self.encoder.requires_grad_(False)
-        self.encoder.eval()
-
-    def train(self, mode: bool = True) -> SfdLocalizer:
-        super().train(mode)
-        if self.encoder_frozen:
-            self.encoder.eval()
-        return self
 
     def _check(self, audio: Tensor, sample_rate: int, min_samples: int | None = None) -> Tensor:
         audio = check_audio(
@@ -547,19 +526,18 @@ def _loaders(
     dataset_dir: str | os.PathLike[str], config: SfdConfig, train_config: TrainConfig, budget: str | None
 ) -> tuple[Any, Any]:
     train_set = _dataset(dataset_dir, config, split="train", budget=budget)
-    train = make_loader(
+    try:
+        val_set: ManifestDataset | None = _dataset(dataset_dir, config, split="val")
+    except ManifestError:
+        val_set = None
+    return train_val_loaders(
         train_set,
+        val_set,
         batch_size=train_config.batch_size,
         seed=train_config.seed,
         num_workers=train_config.num_workers,
         collate_fn=collate_examples,
     )
-    try:
-        val_set = _dataset(dataset_dir, config, split="val")
-    except ManifestError:
-        return train, None
-    val = make_loader(val_set, batch_size=train_config.batch_size, shuffle=False, collate_fn=collate_examples)
-    return train, val
 
 
 def pretrain(

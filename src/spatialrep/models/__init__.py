@@ -6,6 +6,7 @@ Importing this package registers every encoder: :func:`list_encoders` names them
 
 from spatialrep.models.conformer import CausalConformer, ConformerLayerState, ConformerState
 from spatialrep.models.crnn import CRNN
+from spatialrep.models.freezable import FreezableEncoder
 from spatialrep.models.heads import CLIP_POOLINGS, FramewiseClassifier, LinearHead
 from spatialrep.models.inputs import feature_maps_to_sequence, sequence_to_feature_maps
 from spatialrep.models.mlp import MLPEncoder
@@ -20,6 +21,7 @@ __all__ = [
     "Encoder",
     "EncoderConfig",
     "FramewiseClassifier",
+    "FreezableEncoder",
     "LinearHead",
     "MLPEncoder",
     "create_encoder",

@@ -17,7 +17,7 @@ from spatialrep.train.checkpoint import (
     save_checkpoint,
 )
 from spatialrep.train.config import TrainConfig, resolve_precision
-from spatialrep.train.data import ResumableSampler, make_loader
+from spatialrep.train.data import ResumableSampler, make_loader, train_val_loaders
 from spatialrep.train.loop import FitResult, fit, quiet_lightning
 from spatialrep.train.module import MethodModule, StepContext, StepFn, lr_factor
 from spatialrep.train.trainer import TrainedModel, build_seeded, train_model
@@ -46,4 +46,5 @@ __all__ = [
     "resolve_precision",
     "save_checkpoint",
     "train_model",
+    "train_val_loaders",
 ]

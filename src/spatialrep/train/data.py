@@ -104,6 +104,37 @@ def make_loader(
     )
 
 
+def train_val_loaders(
+    train_set: Dataset[Any],
+    val_set: Dataset[Any] | None,
+    *,
+    batch_size: int,
+    seed: int = 0,
+    num_workers: int = 0,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
+    drop_last: bool = False,
+) -> tuple[DataLoader[Any], DataLoader[Any] | None]:
+    """The training loader (shuffled, resumable; see :func:`make_loader`) and, when ``val_set`` is given, the
+    validation loader (in order, every example, in this process).
+
+    Args:
+        train_set, val_set: map-style datasets (``val_set`` may be ``None``).
+        batch_size, seed, num_workers, collate_fn, drop_last: as :func:`make_loader`; ``seed``,
+            ``num_workers`` and ``drop_last`` apply to the training loader only.
+    """
+    train = make_loader(
+        train_set,
+        batch_size=batch_size,
+        seed=seed,
+        num_workers=num_workers,
+        collate_fn=collate_fn,
+        drop_last=drop_last,
+    )
+    if val_set is None:
+        return train, None
+    return train, make_loader(val_set, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
+
+
 def find_resumable_sampler(loader: Any) -> ResumableSampler | None:
     """The :class:`ResumableSampler` driving ``loader`` (directly or inside its batch sampler), if any."""
     for candidate in (
