@@ -40,7 +40,7 @@ import argparse  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import torch  # noqa: E402
@@ -156,6 +156,23 @@ def bench_nt_xent(batch: int, rounds: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ augment
 
 
+def _per_clip_mixed_views(
+    audio: torch.Tensor, symmetries: Any, augment: McSimclrAugment, crop: int, g: torch.Generator
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """The peer loop's waveform part, clip by clip: ChannelSwap shared by both views, then per view a crop and
+    Mixup. Yields ``(clip index, mixed view)`` lazily, so the caller's draws interleave as in the loop."""
+    batch = audio.shape[0]
+    swapped = [channel_swap(audio[i : i + 1], symmetries, g, probability=augment.channel_swap)[0]
+               for i in range(batch)]  # fmt: skip
+    for _ in range(2):
+        views = [random_crops(clip, crop, g) for clip in swapped]
+        for i in range(batch):
+            applied = float(torch.rand(1, generator=g)) < augment.mixup
+            weight = augment.mixup_max * float(torch.rand(1, generator=g)) * applied
+            partner = views[(i + 1 + int(torch.randint(0, batch - 1, (1,), generator=g))) % batch]
+            yield i, (1.0 - weight) * views[i] + weight * partner
+
+
 def bench_augment(batch: int, rounds: int) -> dict[str, Any]:
     augment = McSimclrAugment()
     frontend = FeatureFrontEnd(feature_preset("array4_mel_gcc"))
@@ -171,17 +188,9 @@ def bench_augment(batch: int, rounds: int) -> dict[str, Any]:
     def per_clip() -> list[torch.Tensor]:
         g = torch.Generator().manual_seed(1)
         out = []
-        swapped = [channel_swap(audio[i : i + 1], symmetries, g, probability=augment.channel_swap)[0]
-                   for i in range(batch)]  # fmt: skip
-        for _ in range(2):
-            views = [random_crops(clip, crop, g) for clip in swapped]
-            for i in range(batch):
-                applied = float(torch.rand(1, generator=g)) < augment.mixup
-                weight = augment.mixup_max * float(torch.rand(1, generator=g)) * applied
-                partner = views[(i + 1 + int(torch.randint(0, batch - 1, (1,), generator=g))) % batch]
-                mixed = (1.0 - weight) * views[i] + weight * partner
-                maps = random_resized_crop(frontend(mixed), g, mel_maps=mel, probability=augment.resized_crop)
-                out.append(channel_drop(maps, g, probability=augment.channel_drop))
+        for _, mixed in _per_clip_mixed_views(audio, symmetries, augment, crop, g):
+            maps = random_resized_crop(frontend(mixed), g, mel_maps=mel, probability=augment.resized_crop)
+            out.append(channel_drop(maps, g, probability=augment.channel_drop))
         return out
 
     first, _ = batched()
@@ -220,19 +229,10 @@ def bench_augment_ops(batch: int, rounds: int) -> dict[str, Any]:
     def per_clip() -> list[torch.Tensor]:
         g = torch.Generator().manual_seed(1)
         out = []
-        swapped = [channel_swap(audio[i : i + 1], symmetries, g, probability=augment.channel_swap)[0]
-                   for i in range(batch)]  # fmt: skip
-        for _ in range(2):
-            views = [random_crops(clip, crop, g) for clip in swapped]
-            for i in range(batch):
-                applied = float(torch.rand(1, generator=g)) < augment.mixup
-                weight = augment.mixup_max * float(torch.rand(1, generator=g)) * applied
-                partner = views[(i + 1 + int(torch.randint(0, batch - 1, (1,), generator=g))) % batch]
-                out.append((1.0 - weight) * views[i] + weight * partner)
-                cropped = random_resized_crop(
-                    maps[i : i + 1], g, mel_maps=mel, probability=augment.resized_crop
-                )
-                out.append(channel_drop(cropped, g, probability=augment.channel_drop))
+        for i, mixed in _per_clip_mixed_views(audio, symmetries, augment, crop, g):
+            out.append(mixed)
+            cropped = random_resized_crop(maps[i : i + 1], g, mel_maps=mel, probability=augment.resized_crop)
+            out.append(channel_drop(cropped, g, probability=augment.channel_drop))
         return out
 
     timing = paired(per_clip, batched, rounds)
