@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
+import spatialrep.inference.audio_blocks as audio_blocks_module
 import spatialrep.inference.localize as localize_module
 from spatialrep.cli.main import main
 from spatialrep.dsp import resample
@@ -135,7 +136,7 @@ def test_a_long_file_reaches_the_model_in_bounded_pieces(tmp_path, monkeypatch):
             reads.append(frames)
             return super().read(frames, *args, **kwargs)
 
-    monkeypatch.setattr(localize_module.sf, "SoundFile", CountingFile)
+    monkeypatch.setattr(audio_blocks_module.sf, "SoundFile", CountingFile)
     spy = SpyStream(sfd(num_layers=1))
     assert isinstance(spy, FrameStreamingLocalizer)
     result = localize_file(path, spy, block_s=5.0, logits=False)

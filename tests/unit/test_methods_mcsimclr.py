@@ -187,3 +187,16 @@ def test_finetune_from_a_pretrained_encoder(dataset, pretrained, tmp_path):
     linear_probe(dataset, probe_dir, TrainConfig(max_steps=1, **TRAIN), config=SMALL)
     with pytest.raises(ValueError, match="not a McSimclrPretrainer"):
         finetune(dataset, tmp_path / "y", TrainConfig(max_steps=1, **TRAIN), init_from=probe_dir / "model")
+
+
+def test_the_pretrainer_is_an_embedder_equal_to_its_encoder_on_the_front_end():
+    model = build_seeded(McSimclrPretrainer, {"config": SMALL}, 0)
+    assert isinstance(model, Embedder)
+    audio = _audio()
+    embeddings = model.embed(audio, 16000)
+    assert embeddings.shape == (audio.shape[0], model.embedding_dim) and model.training
+    with torch.no_grad():
+        expected = model.eval().embed_maps(model.frontend(audio))
+    torch.testing.assert_close(embeddings, expected)
+    with pytest.raises(ValueError, match="channels"):
+        model.embed(audio[:, :2], 16000)

@@ -1,7 +1,7 @@
 """Methods: one module per system, each composing a feature front-end, an encoder, a head and a loss.
 
 * :mod:`spatialrep.methods.base`: the model protocols (``Localizer``, ``StreamingLocalizer``, ``Embedder``,
-  ``QualityMetric``) and the ``Directions`` they return.
+  ``LayeredEmbedder``, ``QualityMetric``) and the ``Directions`` they return.
 * :mod:`spatialrep.methods.sfd`: spatial feature distillation and its supervised baselines.
 * :mod:`spatialrep.methods.sce`: SCE / WSCE contrastive embeddings with their k-NN reference set.
 * :mod:`spatialrep.methods.feedforward`: the feed-forward regression baseline of SCE.
@@ -15,6 +15,7 @@ from spatialrep.methods.base import (
     Directions,
     Embedder,
     FrameTrack,
+    LayeredEmbedder,
     Localizer,
     QualityMetric,
     StreamingLocalizer,
@@ -25,6 +26,7 @@ __all__ = [
     "Directions",
     "Embedder",
     "FrameTrack",
+    "LayeredEmbedder",
     "Localizer",
     "QualityMetric",
     "StreamingLocalizer",

@@ -35,6 +35,7 @@ __all__ = [
     "FrameStream",
     "FrameStreamingLocalizer",
     "FrameTrack",
+    "LayeredEmbedder",
     "Localizer",
     "QualityMetric",
     "StreamingLocalizer",
@@ -222,6 +223,16 @@ class Embedder(Protocol):
 
     def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
         """Embeddings ``(batch, D)`` of ``audio`` ``(batch, channels, time)``."""
+        ...
+
+
+@runtime_checkable
+class LayeredEmbedder(Embedder, Protocol):
+    """An :class:`Embedder` with several representations worth keeping (e.g. CLS and patch tokens)."""
+
+    def embed_layers(self, audio: Tensor, sample_rate: int) -> dict[str, Tensor]:
+        """Named representations of ``audio`` ``(batch, channels, time)``, each ``(batch, ...)``; the same
+        shape for inputs of the same length."""
         ...
 
 

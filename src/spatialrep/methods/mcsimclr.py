@@ -289,10 +289,45 @@ class McSimclrPretrainer(nn.Module):
         self.projector = self.config.projector.build(self.encoder.output_dim)
         self.loss = self.config.loss.build()
 
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def num_channels(self) -> int:
+        return self.config.frontend.num_channels
+
+    @property
+    def min_samples(self) -> int:
+        return self.config.frontend.n_fft
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.encoder.output_dim)
+
     def embed_maps(self, maps: Tensor) -> Tensor:
         """The pooled encoder output ``(batch, encoder.output_dim)``."""
         out: Tensor = self.encoder(feature_maps_to_sequence(maps))
         return out
+
+    @torch.no_grad()
+    def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
+        """The pooled encoder output of clips ``(batch, channels, time)`` (eval mode): an
+        :class:`~spatialrep.methods.base.Embedder` before any probe or fine-tuning."""
+        audio = check_audio(
+            audio,
+            sample_rate,
+            expected_rate=self.sample_rate,
+            num_channels=self.num_channels,
+            min_samples=self.min_samples,
+        )
+        reference = next(self.encoder.parameters())
+        was_training = self.training
+        self.eval()
+        try:
+            return self.embed_maps(self.frontend(audio.to(device=reference.device, dtype=reference.dtype)))
+        finally:
+            self.train(was_training)
 
     def forward(self, maps: Tensor) -> Tensor:
         out: Tensor = self.projector(self.embed_maps(maps).unsqueeze(1))

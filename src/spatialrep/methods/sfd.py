@@ -202,8 +202,38 @@ class SfdPretrainer(nn.Module):
         self.encoder = self.config.encoder.build(self.config.frontend.dim)
         self.predictor = LinearHead(self.encoder.output_dim, self.config.target.dim(self.config.frontend))
 
+    num_channels = 2
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.frontend.sample_rate
+
+    @property
+    def min_samples(self) -> int:
+        return self.config.frontend.n_fft
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.encoder.output_dim)
+
     def forward(self, frames: Tensor) -> Tensor:
         return self.predictor(self.encoder.forward_features(frames))
+
+    @torch.no_grad()
+    def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
+        """Mean of the pretrained encoder's frame features, ``(batch, embedding_dim)`` (eval mode): an
+        :class:`~spatialrep.methods.base.Embedder` before any fine-tuning."""
+        audio = check_audio(
+            audio, sample_rate, expected_rate=self.sample_rate, num_channels=2, min_samples=self.min_samples
+        )
+        reference = next(self.parameters())
+        was_training = self.training
+        self.eval()
+        try:
+            frames = self.config.frontend(audio.to(device=reference.device, dtype=reference.dtype))
+            return self.encoder.forward_features(frames).mean(dim=1)
+        finally:
+            self.train(was_training)
 
 
 @register_model("sfd_localizer")
