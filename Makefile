@@ -33,6 +33,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	./.ci/install-browser
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit

@@ -74,6 +74,8 @@ def test_every_model_baseline_and_floor_is_evaluated_on_each_test_set(experiment
     for name in ("results.csv", "results.json", "results.md", "mae_vs_snr.png", "mae_vs_labels.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "mae_vs_snr.png").read_bytes()[:4] == b"\x89PNG"
+    page = (out / "report.html").read_text()  # the runner's one-page report: the table and both plots
+    assert page.count("<img ") == 2 and "<td>sfd-gcc_phat</td>" in page
     table = (out / "results.md").read_text()
     assert "| sfd-gcc_phat | 4s | 2 |" in table and "MAE reduction against STFT-DNN" in table
     assert "Best trivial floor on this test set" in table and "## Test set sphere" in table

@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
     )
-    print(f"Results in {args.out}/: results.md, results.csv, results.json and the plots (*.png).")
+    print(f"Results in {args.out}/: report.html (tables and plots in one page), results.md, results.csv, ")
+    print("results.json and the plots (*.png).")
     if result.try_model is not None:
         print(f"A trained model: {result.try_model}")
         print(f"Try it:  spatialrep localize {result.try_file or 'FILE.wav'} --model {result.try_model}")

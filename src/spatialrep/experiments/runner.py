@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from spatialrep.config import from_dict, load_config, save_config, to_dict
+from spatialrep.experiments.html_report import write_html_report
 from spatialrep.experiments.report import plain, read_json, write_json
 from spatialrep.recipes import list_scales, recipe_folder
 from spatialrep.train import quiet_lightning
@@ -359,4 +360,6 @@ def run_experiment(
     save_config(config, out / RECIPE_FILE)
     started = time.perf_counter()
     result = spec.run(config, out, workers=workers, progress=progress, log=log)
+    if (out / "results.md").is_file():
+        write_html_report(out)
     return dataclasses.replace(result, seconds=time.perf_counter() - started)
