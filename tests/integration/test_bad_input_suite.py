@@ -316,6 +316,9 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
      "format"),
     ("emb-segment", ["embed", f"{W}/good.wav", "--model", f"{W}/model", "--out", f"{T}/e", "--segment", "-1"],
      "segment"),
+    # report
+    ("report-not-run", ["report", f"{W}/no_audio"], "no results.md"),
+    ("report-missing", ["report", f"{W}/absent_run"], "absent_run"),
     # localize
     ("loc-missing-file", ["localize", f"{W}/absent.wav", "--model", "gcc-phat-itd"], "absent.wav"),
     ("loc-folder-as-file", ["localize", f"{W}/a_folder.wav", "--model", "gcc-phat-itd"], "a_folder.wav"),
