@@ -316,6 +316,10 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
      "format"),
     ("emb-segment", ["embed", f"{W}/good.wav", "--model", f"{W}/model", "--out", f"{T}/e", "--segment", "-1"],
      "segment"),
+    # benchmark
+    ("bench-suite", ["benchmark", "--suite", "huge", "--out", f"{T}/b"], "huge"),
+    ("bench-methods", ["benchmark", "--methods", "deep-magic", "--out", f"{T}/b"], "deep-magic"),
+    ("bench-set", ["benchmark", "--set", "seeds=[]", "--out", f"{T}/b"], "seeds"),
     # report
     ("report-not-run", ["report", f"{W}/no_audio"], "no results.md"),
     ("report-missing", ["report", f"{W}/absent_run"], "absent_run"),

@@ -1,10 +1,10 @@
 """``spatialrep demo``: the main job on the embedded default data.
 
-It runs the SFD experiment at the tiny scale (:mod:`spatialrep.experiments.sfd`): renders binaural speech
-(MIT KEMAR head, espeak voices, simulated rooms, diffuse noise), pretrains SFD on every spatial target,
-fine-tunes it and the supervised baselines at two label budgets with three seeds, evaluates them and the
-classic localizers on one test set, prints the table, writes the plots, and ends with a ``localize`` command
-to try the trained model on a file.
+It runs the tiny benchmark (:mod:`spatialrep.experiments.benchmark`): renders binaural speech (MIT KEMAR head,
+espeak voices, simulated rooms, diffuse noise) and 4-mic array events with fixed test suites, trains every
+method on the same data with two seeds, evaluates them, the classic localizers and the trivial floors on
+every suite, writes the tables, plots and ``report.html``, and ends with the report's path and a ``localize``
+command to try the best trained model on a file.
 """
 
 from __future__ import annotations
@@ -56,19 +56,19 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     start = time.perf_counter()
     print(
-        "[1/2] SFD at the tiny scale: render binaural speech (KEMAR, simulated rooms, diffuse noise), "
-        "pretrain a causal Conformer on each spatial target, fine-tune with 20 s and 1 min of labels "
-        "(3 seeds), compare with STFT-DNN, GCCPHAT-DNN and classic localizers on one test set ..."
+        "[1/2] the tiny benchmark: render fixed test suites (binaural: in-domain, unseen rooms, unseen "
+        "heads, low SNR, other sources; 4-mic array), train SFD, GCCPHAT-DNN, SCE and MC-SimCLR on the same "
+        "data with 2 seeds, evaluate them, the classic localizers and the trivial floors on every suite ..."
     )
-    result = run_experiment("sfd", out, scale="tiny", workers=args.workers, progress=not args.quiet)
+    result = run_experiment("benchmark", out, scale="tiny", workers=args.workers, progress=not args.quiet)
 
     print("[2/2] drawing a scene overview and the spatial features of one test example ...")
-    data = out / "data"
-    rows = read_rows(find_manifest(data))
+    rows = read_rows(find_manifest(out / "data" / "binaural-train"))
     overview = out / "overview.png"
     _scene_overview(rows, overview)
-    example = next(r for r in rows if r["split"] == "test")
-    audio, rate = read_audio(resolve_path(data, example["noisy_path"]))
+    suite = out / "data" / "binaural-in-domain"
+    example = read_rows(find_manifest(suite))[0]
+    audio, rate = read_audio(resolve_path(suite, example["noisy_path"]))
     front = FeatureFrontEnd(feature_preset("binaural_default", sample_rate=rate))
     features_png = out / "example_features.png"
     save_feature_plot(
@@ -81,35 +81,34 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     print()
     print(f"Done in {elapsed / 60:.1f} min. What was made, in {out}/:")
-    print("  results.md / .csv / .json   the table above: MAE, median, acc5, acc10 per model, budget, SNR")
-    print("  mae_vs_snr.png              MAE per SNR band, one line per model")
-    print("  mae_vs_labels.png           MAE against minutes of labelled audio")
-    print("  data/                       the rendered dataset (manifest.csv, FLAC signals, label budgets)")
-    print(
-        "  pretrain/, finetune/        every trained model (safetensors + model.json), eval/ its predictions"
-    )
-    print(f"  {overview.name:27s} source directions, RT60 and SNR of the dataset")
+    print("  report.html                 everything below in one page: open it in a browser")
+    print("  report.md, results.*        the tables above (every model, classic localizer, floor, suite)")
+    print("  suites_*.png, error_vs_*.png, azimuth_confusion_*.png, embeddings_*.png   the plots")
+    print("  data/                       the training data and the fixed test suites (manifest.csv, FLAC)")
+    print("  models/, eval/              every trained model (safetensors + model.json) and its predictions")
+    print(f"  {overview.name:27s} source directions, RT60 and SNR of the binaural training data")
     print(f"  {features_png.name:27s} log-mel, IPD, ILD and GCC-PHAT of one test clip")
     print()
-    print("The tiny scale checks the pipeline; its numbers mean little (2.5 min of training audio). The CPU")
-    print("reference is `spatialrep experiment sfd --scale small --out runs/sfd-small` (about an hour).")
+    print("The tiny suite checks the pipeline; its numbers mean little (3 min of training audio, few steps).")
+    print("The CPU reference is `spatialrep benchmark --suite small` (docs/benchmark.md).")
     print()
-    print(f"Trained model: {result.try_model}")
-    print("Localize a file with it (add --stream for chunk-by-chunk causal processing, --json for machines):")
-    print(f"  .venv/bin/spatialrep localize {result.try_file} --model {result.try_model}")
-    print("or compare with a classic localizer on the same file:")
-    print(f"  .venv/bin/spatialrep localize {result.try_file} --model gcc-phat-itd")
+    print(f"Report: {(out / 'report.html').resolve()}")
+    if result.try_model is not None:
+        print("Localize a file with the best learned model (add --json for machines):")
+        print(f"  .venv/bin/spatialrep localize {result.try_file} --model {result.try_model}")
+        print("or with a classic localizer:")
+        print(f"  .venv/bin/spatialrep localize {result.try_file} --model gcc-phat-itd")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     parser = subparsers.add_parser(
         "demo",
-        help="the main job: SFD pretraining, fine-tuning and baselines at the tiny scale",
-        description="The main job on the embedded default data: `spatialrep experiment sfd --scale tiny` "
-        "(render binaural speech with the MIT KEMAR head in simulated rooms with diffuse noise, pretrain SFD "
-        "on each spatial target, fine-tune at two label budgets with 3 seeds, compare with supervised and "
-        "classic baselines), then scene and feature plots. Rerunning resumes.",
+        help="the main job: the tiny benchmark of every method, with its HTML report",
+        description="The main job on the embedded default data: `spatialrep benchmark --suite tiny` (render "
+        "fixed test suites, train every method on the same data with 2 seeds, evaluate every model, the "
+        "classic localizers and the trivial floors on every suite, write report.html), then scene and "
+        "feature plots. Rerunning resumes.",
     )
     parser.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
     parser.add_argument(

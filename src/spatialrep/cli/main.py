@@ -20,7 +20,10 @@ from collections.abc import Iterator, Sequence
 from spatialrep import __version__
 
 # Subcommand modules, in the order --help lists them.
-_COMMANDS = ("demo", "simulate", "dataset", "features", "experiment", "localize", "embed", "report", "info")
+_COMMANDS = (
+    "demo", "simulate", "dataset", "features", "experiment", "benchmark", "localize", "embed", "report",
+    "info",
+)  # fmt: skip
 
 EXIT_USER_ERROR = 2
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,12 @@ from spatialrep.experiments.mcsimclr_config import ALL_LABELS, McSimclrExperimen
 from spatialrep.experiments.mcsimclr_report import SUMMARY_COLUMNS, comparisons, summarize
 from spatialrep.experiments.report import localization_row, write_results
 from spatialrep.experiments.runner import (
+    BenchmarkModel,
+    BenchmarkTraining,
     ExperimentResult,
     Unit,
     read_unit,
+    register_benchmark_entry,
     register_experiment,
     run_units,
     unit_timings,
@@ -383,3 +386,46 @@ def _headline_model(out: Path, config: McSimclrExperimentConfig) -> Path | None:
     if "full" in config.finetuned:
         return _model_dir(out, "ft-full", "finetune", budget, seed)
     return _model_dir(out, "lp-full", "probe", budget, seed) / "model"
+
+
+# ------------------------------------------------------------------------------------ benchmark entries
+
+
+def _mcsimclr_section(
+    settings: Mapping[str, Any], dataset: Mapping[str, Any], seed: int = 0
+) -> McSimclrExperimentConfig:
+    from spatialrep.config import from_dict
+
+    mapping = {"scale": "benchmark", "dataset": dict(dataset), "seeds": [seed], **settings}
+    config: McSimclrExperimentConfig = from_dict(McSimclrExperimentConfig, mapping, "methods.mcsimclr")
+    return config
+
+
+def _check_mcsimclr(settings: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
+    _mcsimclr_section(settings, dataset)
+
+
+@register_benchmark_entry("mcsimclr", task="array", check=_check_mcsimclr)
+def benchmark_mcsimclr(training: BenchmarkTraining) -> list[BenchmarkModel]:
+    """MC-SimCLR for the benchmark: NT-Xent pretraining with every augmentation, then fine-tuning on every
+    training label. Recipe keys: those of :class:`McSimclrExperimentConfig` (``model``, ``pretrain``,
+    ``finetune``, ``finetune_options``, ...)."""
+    config = _mcsimclr_section(training.settings, training.dataset, training.seed)
+    model = config.variant_config("full")
+    pretrained = pretrain(
+        training.data,
+        training.out / "pretrain",
+        model,
+        config.train_config("pretrain", training.seed),
+        progress=training.progress,
+    )
+    trained = finetune(
+        training.data,
+        training.out / "finetune",
+        config.train_config("finetune", training.seed),
+        init_from=pretrained.fit.last_checkpoint,
+        config=model,
+        options=config.finetune_options,
+        progress=training.progress,
+    )
+    return [BenchmarkModel("mcsimclr", trained.fit.best_checkpoint)]

@@ -37,9 +37,13 @@ from spatialrep.recipes import list_scales, recipe_folder
 from spatialrep.train import quiet_lightning
 
 __all__ = [
+    "BenchmarkEntrySpec",
+    "BenchmarkModel",
+    "BenchmarkTraining",
     "ExperimentResult",
     "ExperimentSpec",
     "Unit",
+    "benchmark_entries",
     "claim_output_folder",
     "get_experiment",
     "list_experiments",
@@ -47,6 +51,7 @@ __all__ = [
     "load_recipe",
     "read_unit",
     "recipe_path",
+    "register_benchmark_entry",
     "register_experiment",
     "run_experiment",
     "run_units",
@@ -257,6 +262,93 @@ def get_experiment(name: str) -> ExperimentSpec:
     if name not in _EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(valid)}")
     return _EXPERIMENTS[name]
+
+
+# ------------------------------------------------------------------------------- benchmark entries
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkModel:
+    """A model a method trained for the benchmark: its row name and checkpoint folder."""
+
+    name: str
+    path: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkTraining:
+    """What a method's benchmark entry gets.
+
+    Attributes:
+        task: the benchmark task (``binaural`` or ``array``).
+        dataset: the task's dataset mapping (for :func:`~spatialrep.data.presets.load_dataset_config`).
+        data: the rendered dataset folder (``train`` and ``val`` splits; the test suites are elsewhere and
+            never given to an entry).
+        out: the entry's own folder for this seed (resumable training goes here).
+        seed: the training seed.
+        settings: the method's section of the benchmark recipe (the method validates it).
+        progress: show progress bars.
+    """
+
+    task: str
+    dataset: Mapping[str, Any]
+    data: Path
+    out: Path
+    seed: int
+    settings: Mapping[str, Any]
+    progress: bool = False
+
+
+BenchmarkEntry = Callable[[BenchmarkTraining], list[BenchmarkModel]]
+BenchmarkCheck = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkEntrySpec:
+    """A method's way into ``spatialrep benchmark``: the task it answers and how it trains."""
+
+    method: str
+    task: str
+    train: BenchmarkEntry
+    check: BenchmarkCheck | None = None
+
+    def validate(self, settings: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
+        """Refuse a recipe section the method would refuse at training time (before anything is rendered).
+
+        Raises:
+            ConfigError: an invalid section (the field is named).
+        """
+        if self.check is not None:
+            self.check(settings, dataset)
+
+
+_BENCHMARK_ENTRIES: dict[str, BenchmarkEntrySpec] = {}
+
+
+def register_benchmark_entry(
+    method: str, task: str, check: BenchmarkCheck | None = None
+) -> Callable[[BenchmarkEntry], BenchmarkEntry]:
+    """Decorator registering how ``method`` trains its models for benchmark ``task`` (``binaural``,
+    ``array``); the function returns the models to evaluate (anything :func:`load_model` reads that answers
+    the task's protocol). ``check(settings, dataset)`` validates the method's recipe section up front.
+
+    Raises:
+        ValueError: an empty or already registered method name.
+    """
+    if not method or method in _BENCHMARK_ENTRIES:
+        raise ValueError(f"benchmark method {method!r} is empty or already registered")
+
+    def decorator(train: BenchmarkEntry) -> BenchmarkEntry:
+        _BENCHMARK_ENTRIES[method] = BenchmarkEntrySpec(method, task, train, check)
+        return train
+
+    return decorator
+
+
+def benchmark_entries() -> dict[str, BenchmarkEntrySpec]:
+    """Every registered benchmark entry by method (importing every experiment module)."""
+    _discover()
+    return dict(_BENCHMARK_ENTRIES)
 
 
 # ---------------------------------------------------------------------------------------------- recipes

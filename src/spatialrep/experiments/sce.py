@@ -33,7 +33,16 @@ from spatialrep.evaluate.knn import KnnRegressor
 from spatialrep.evaluate.lem import LaplacianEigenmaps
 from spatialrep.evaluate.metrics import angular_errors
 from spatialrep.experiments.report import aggregate, localization_row, markdown_table, write_results
-from spatialrep.experiments.runner import ExperimentResult, Unit, register_experiment, run_units, unit_timings
+from spatialrep.experiments.runner import (
+    BenchmarkModel,
+    BenchmarkTraining,
+    ExperimentResult,
+    Unit,
+    register_benchmark_entry,
+    register_experiment,
+    run_units,
+    unit_timings,
+)
 from spatialrep.io.arrays import load_npz, save_npz
 from spatialrep.methods.classic import (
     CLASSIC_LOCALIZERS,
@@ -775,3 +784,52 @@ def _notes(cfg: SceExperimentConfig, directions: int, seeds: Sequence[int]) -> s
         f"{', '.join(cfg.classic) or 'none'}; they hear the same test clips, rendered again from the sets' "
         "seeds.\n"
     )
+
+
+# ------------------------------------------------------------------------------------ benchmark entries
+
+
+def _manifest_features(
+    data: Path, split: str, config: SceConfig, batch_size: int = 64
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """Measurement vectors ``(n, D)`` of a dataset split's ``noisy`` clips and their first source's azimuth
+    and elevation (radians)."""
+    from spatialrep.data.datasets import ManifestDataset, collate_examples
+    from spatialrep.train import make_loader
+
+    dataset = ManifestDataset(data, split=split, signals=("noisy",))
+    loader = make_loader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_examples)
+    features = torch.cat([config.frontend(batch["noisy"].float()) for batch in loader])
+    azimuth = np.radians([float(row["azimuth_deg"][0]) for row in dataset.rows])
+    elevation = np.radians([float(row["elevation_deg"][0]) for row in dataset.rows])
+    return features, azimuth, elevation
+
+
+def _sce_section(
+    settings: Mapping[str, Any], dataset: Mapping[str, Any] | None = None
+) -> tuple[SceConfig, TrainConfig]:
+    from spatialrep.config import from_dict
+
+    unknown = sorted(set(settings) - {"model", "train"})
+    if unknown:
+        raise ConfigError(f"benchmark methods.sce: unknown keys {unknown}; valid: model, train")
+    config: SceConfig = from_dict(SceConfig, dict(settings.get("model", {})), "methods.sce.model")
+    train_config: TrainConfig = from_dict(TrainConfig, dict(settings.get("train", {})), "methods.sce.train")
+    return config, train_config
+
+
+def _check_sce(settings: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
+    _sce_section(settings)
+
+
+@register_benchmark_entry("sce", task="binaural", check=_check_sce)
+def benchmark_sce(training: BenchmarkTraining) -> list[BenchmarkModel]:
+    """SCE (or WSCE: the recipe's ``model.loss``) trained on the benchmark's clips: measurement vectors of the
+    ``noisy`` training clips, their labelled directions as the k-NN references; recipe keys ``model`` (an
+    :class:`SceConfig` mapping) and ``train`` (a :class:`TrainConfig` mapping)."""
+    config, train_config = _sce_section(training.settings)
+    train_config = dataclasses.replace(train_config, seed=training.seed)
+    train = _manifest_features(training.data, "train", config)
+    val = _manifest_features(training.data, "val", config)
+    trained = train_sce(train, val, training.out, config, train_config, progress=training.progress)
+    return [BenchmarkModel(config.name.replace("_", "-"), trained.checkpoint)]

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from spatialrep.config import from_dict
 from spatialrep.data.datasets import ManifestDataset, collate_examples
 from spatialrep.data.manifest import ManifestError
 from spatialrep.data.presets import load_dataset_config
@@ -41,9 +42,12 @@ from spatialrep.experiments.report import (
     write_results,
 )
 from spatialrep.experiments.runner import (
+    BenchmarkModel,
+    BenchmarkTraining,
     ExperimentResult,
     Unit,
     read_unit,
+    register_benchmark_entry,
     register_experiment,
     run_units,
     unit_timings,
@@ -483,3 +487,65 @@ def _headline_model(out: Path, config: SfdExperimentConfig) -> Path | None:
         return None
     method = "sfd-gcc_phat" if "sfd-gcc_phat" in methods else methods[0]
     return out / "finetune" / method / list(config.budgets)[-1] / f"seed{config.seeds[0]}"
+
+
+# ------------------------------------------------------------------------------------ benchmark entries
+
+
+def _sfd_section(
+    settings: Mapping[str, Any], dataset: Mapping[str, Any], seed: int = 0
+) -> SfdExperimentConfig:
+    """A method's recipe section as an :class:`SfdExperimentConfig` over the benchmark's dataset."""
+    section = {key: value for key, value in settings.items() if key != "target"}
+    mapping = {"scale": "benchmark", "dataset": dict(dataset), "seeds": [seed], **section}
+    config: SfdExperimentConfig = from_dict(SfdExperimentConfig, mapping, "benchmark methods section")
+    if "target" in settings:
+        config.sfd_config("stft", str(settings["target"]))
+    return config
+
+
+def _check_sfd(settings: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
+    _sfd_section(settings, dataset)
+
+
+def _benchmark_config(training: BenchmarkTraining) -> SfdExperimentConfig:
+    return _sfd_section(training.settings, training.dataset, training.seed)
+
+
+@register_benchmark_entry("sfd", task="binaural", check=_check_sfd)
+def benchmark_sfd(training: BenchmarkTraining) -> list[BenchmarkModel]:
+    """SFD for the benchmark: pretrain on ``target`` (recipe key; default ``gcc_phat:instance``, our best in
+    docs/sfd.md), then fine-tune on every training label."""
+    config = _benchmark_config(training)
+    target = str(training.settings.get("target", "gcc_phat:instance"))
+    pretrained = pretrain(
+        training.data,
+        training.out / "pretrain",
+        config.sfd_config("stft", target),
+        config.train_config("pretrain", training.seed),
+        progress=training.progress,
+    )
+    trained = finetune(
+        training.data,
+        training.out / "finetune",
+        config.sfd_config("stft", target),
+        config.train_config("finetune", training.seed),
+        init_from=pretrained.fit.last_checkpoint,
+        options=config.finetune_options,
+        progress=training.progress,
+    )
+    return [BenchmarkModel(_method_name(target), trained.fit.best_checkpoint)]
+
+
+@register_benchmark_entry("gccphat-dnn", task="binaural", check=_check_sfd)
+def benchmark_gccphat_dnn(training: BenchmarkTraining) -> list[BenchmarkModel]:
+    """The supervised GCCPHAT-DNN of the SFD paper (our strongest learned localizer in docs/sfd.md)."""
+    config = _benchmark_config(training)
+    trained = finetune(
+        training.data,
+        training.out / "finetune",
+        config.sfd_config("gcc_phat", "gcc_phat"),
+        config.train_config("finetune", training.seed),
+        progress=training.progress,
+    )
+    return [BenchmarkModel("gccphat-dnn", trained.fit.best_checkpoint)]
