@@ -128,7 +128,8 @@ def plot_azimuth_confusion(
     truth_deg: np.ndarray,
     path: str | os.PathLike[str],
 ) -> Path:
-    """True vs estimated azimuth (in-domain, first seed) of the best learned and the best classic row."""
+    """True vs estimated azimuth (in-domain, first seed) of the best learned and the best classic row (a
+    frontal task shows ±90°, estimates beyond it on the edge)."""
     plt = pyplot()
     picks = []
     for kind in ("learned", "classic"):
@@ -136,12 +137,15 @@ def plot_azimuth_confusion(
         if ranked:
             picks.append(min(ranked, key=lambda e: e["in-domain"])["model"])
     fig, axes = plt.subplots(1, max(1, len(picks)), figsize=(4.2 * max(1, len(picks)), 4.0), squeeze=False)
-    edges = np.linspace(-180.0, 180.0, 37)
+    limit = 90.0 if np.all(np.abs(truth_deg) <= 90.0) else 180.0  # a frontal task's half plane, or all
+    edges = np.linspace(-limit, limit, int(2 * limit / 10) + 1)
     for ax, model in zip(axes[0], picks, strict=False):
         row = next(r for r in rows if r["suite"] == "in-domain" and r["model"] == model)
-        counts, _, _ = np.histogram2d(truth_deg, np.asarray(row["pred_azimuth_deg"]), bins=[edges, edges])
-        ax.imshow(counts.T, origin="lower", extent=(-180, 180, -180, 180), cmap="viridis", aspect="equal")
-        ax.plot([-180, 180], [-180, 180], "w:", linewidth=0.8)
+        estimated = np.clip(np.asarray(row["pred_azimuth_deg"], dtype=np.float64), -limit, limit)
+        counts, _, _ = np.histogram2d(truth_deg, estimated, bins=[edges, edges])
+        extent = (-limit, limit, -limit, limit)
+        ax.imshow(counts.T, origin="lower", extent=extent, cmap="viridis", aspect="equal")
+        ax.plot([-limit, limit], [-limit, limit], "w:", linewidth=0.8)
         ax.set_xlabel("true azimuth (°)")
         ax.set_ylabel("estimated azimuth (°)")
         ax.set_title(f"{model} (in-domain)", fontsize=9)
