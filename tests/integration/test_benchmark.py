@@ -90,6 +90,14 @@ def test_every_model_classic_and_floor_is_a_row_of_every_suite(finished) -> None
     assert result.try_model is not None and result.try_model.is_dir()
 
 
+def test_the_report_opens_in_chromium_with_every_image_decoded(finished, open_in_chromium) -> None:
+    out, _, _ = finished
+    page = open_in_chromium(out / "report.html")
+    assert page["messages"] == []
+    assert len(page["images"]) == 5 and all(done and w > 0 and h > 0 for done, w, h in page["images"])
+    assert page["tables"] >= 3 and page["title"].startswith("Benchmark (test)")
+
+
 def test_suites_are_disjoint_from_training_by_construction(finished) -> None:
     """No voice, room or (for the head suite) head of a test suite is in the training data."""
     out, _, _ = finished

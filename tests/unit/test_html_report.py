@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -74,37 +73,10 @@ def test_a_folder_without_results_and_a_broken_image(folder: Path, tmp_path: Pat
     assert (tmp_path / "page.html").is_file()
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def test_the_page_loads_in_chromium_without_console_errors_and_every_image_decodes(folder: Path) -> None:
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is missing")
-    browser_path = _chromium()
-    if browser_path is None:
-        pytest.skip("no Chromium on this machine: `make test` installs Debian's chromium where apt-get can")
-    page_file = write_html_report(folder)
-    messages: list[str] = []
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: messages.append(f"{m.type}: {m.text}") if m.type != "log" else None)
-            page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
-            page.on("requestfailed", lambda r: messages.append(f"requestfailed: {r.url}"))
-            page.goto(page_file.resolve().as_uri())
-            page.wait_for_load_state("load")
-            images = page.evaluate(
-                "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
-            )
-            tables = page.evaluate("document.querySelectorAll('table').length")
-            title = page.title()
-        finally:
-            browser.close()
-    assert messages == []
-    assert len(images) == 2 and all(done and width > 0 and height > 0 for done, width, height in images)
-    assert tables == 1 and title.startswith("Toy experiment")
+def test_the_page_loads_in_chromium_without_console_errors_and_every_image_decodes(
+    folder: Path, open_in_chromium
+) -> None:
+    page = open_in_chromium(write_html_report(folder))
+    assert page["messages"] == []
+    assert len(page["images"]) == 2 and all(done and w > 0 and h > 0 for done, w, h in page["images"])
+    assert page["tables"] == 1 and page["title"].startswith("Toy experiment")
