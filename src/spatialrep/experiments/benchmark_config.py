@@ -124,6 +124,9 @@ class BenchmarkConfig:
         seeds: training seeds of every method (the tables give mean ± std over them).
         eval_batch_size: clips per batch at test time.
         snr_bands: SNR bands (dB, ``[low, high)``) of the error-vs-SNR plot and rows.
+        threads: torch's intra-op threads while the benchmark trains and evaluates (``None``: torch's
+            default). The recipes use 1: MC-SimCLR's GRU slows down 10-40 times with two threads on a CPU
+            shared with other jobs (docs/mcsimclr.md).
     """
 
     scale: str
@@ -133,6 +136,7 @@ class BenchmarkConfig:
     seeds: tuple[int, ...] = (0,)
     eval_batch_size: int = 16
     snr_bands: tuple[tuple[float, float], ...] = ((-20.0, -5.0), (-5.0, 0.0), (0.0, 10.0), (10.0, 30.0))
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         for name in TASKS:
@@ -151,6 +155,8 @@ class BenchmarkConfig:
             raise ConfigError(f"seeds {self.seeds!r} must be a non-empty list without repeats")
         if isinstance(self.eval_batch_size, bool) or self.eval_batch_size < 1:
             raise ConfigError(f"eval_batch_size={self.eval_batch_size!r} must be a positive integer")
+        if self.threads is not None and (isinstance(self.threads, bool) or self.threads < 1):
+            raise ConfigError(f"threads={self.threads!r} must be a positive integer or null")
         for method, settings in self.methods.items():
             if not isinstance(settings, Mapping):
                 raise ConfigError(
