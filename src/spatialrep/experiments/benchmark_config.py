@@ -10,6 +10,7 @@ sources). A suite is therefore disjoint from training by construction, and a tes
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,7 +77,10 @@ class BenchmarkTask:
     def _sizes(self) -> dict[str, int]:
         from spatialrep.data.splits import plan_dataset
 
-        return {s.name: s.num_examples for s in plan_dataset(load_dataset_config(dict(self.dataset))).splits}
+        with warnings.catch_warnings():  # the plan's notes (shared source units) come when rendering
+            warnings.simplefilter("ignore")
+            plan = plan_dataset(load_dataset_config(dict(self.dataset)))
+        return {s.name: s.num_examples for s in plan.splits}
 
     def training_dataset(self) -> dict[str, Any]:
         """The dataset's ``train`` and ``val`` splits only (the same scenes: each split has its own seeds)."""
