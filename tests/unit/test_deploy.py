@@ -66,7 +66,8 @@ def _audio(seconds: float, seed: int = 0) -> torch.Tensor:
     return 0.1 * torch.randn(1, 2, round(seconds * RATE), generator=torch.Generator().manual_seed(seed))
 
 
-def _push_in_pieces(runner: StreamingLocalizer, audio: torch.Tensor, sizes=(1, 77, 160, 333, 1000)) -> np.ndarray:
+def _push_in_pieces(runner: StreamingLocalizer, audio: torch.Tensor) -> np.ndarray:
+    sizes = (1, 77, 160, 333, 1000)
     samples, out, start, i = audio[0].numpy(), [], 0, 0
     while start < samples.shape[1]:
         size = sizes[i % len(sizes)]

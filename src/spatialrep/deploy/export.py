@@ -1,4 +1,4 @@
-"""Export a trained SFD localizer as one ONNX step function for :class:`~spatialrep.deploy.StreamingLocalizer`.
+"""Export a trained SFD localizer as one ONNX step function, run by :class:`~spatialrep.deploy.runner`.
 
 The exported graph computes one hop: the windowed DFT of the newest ``win_length`` samples of both ears (a
 matrix product with the window and the frame's phase folded in, so it equals the front-end's ``torch.stft``
@@ -127,6 +127,9 @@ def _dft_matrix(model: SfdLocalizer) -> Tensor:
 class _Step(nn.Module):
     """One hop of an SFD localizer with a fixed-size cache (see the module docstring for the interface)."""
 
+    dft: Tensor
+    distance: Tensor
+
     def __init__(self, model: SfdLocalizer, context: int) -> None:
         super().__init__()
         encoder = model.encoder
@@ -153,9 +156,12 @@ class _Step(nn.Module):
 
 
 def _block_step(
-    block: nn.Module, x: Tensor, keys: Tensor, values: Tensor, conv: Tensor, distance: Tensor, allowed: Tensor
+    block: Any, x: Tensor, keys: Tensor, values: Tensor, conv: Tensor, distance: Tensor, allowed: Tensor
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """One frame ``(1, 1, d_model)`` through a Conformer block; returns it and the shifted caches."""
+    """One frame ``(1, 1, d_model)`` through a Conformer block; returns it and the shifted caches.
+
+    ``block`` is a :class:`CausalConformer` block (its submodules are read as in its own ``forward``).
+    """
     x = x + 0.5 * block.ff1(x)
     attn = block.attn
     heads = attn.num_heads
@@ -268,9 +274,7 @@ def quantize_int8(float_onnx: str | os.PathLike[str], out: str | os.PathLike[str
     frontend_nodes = [node.name for node in proto.graph.node if "samples" in node.input]
     out = Path(out)
     with atomic_path(out) as tmp, _quiet_logger(None):  # quiet: its advice to pre-process is logged on root
-        quantize_dynamic(
-            Path(float_onnx), tmp, weight_type=QuantType.QInt8, nodes_to_exclude=frontend_nodes
-        )
+        quantize_dynamic(Path(float_onnx), tmp, weight_type=QuantType.QInt8, nodes_to_exclude=frontend_nodes)
         quantized = onnx.load(str(tmp))
         props = {p.key: p.value for p in proto.metadata_props}
         props["weights"] = "int8 (dynamic quantisation)"

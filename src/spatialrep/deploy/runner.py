@@ -64,9 +64,7 @@ class StreamingLocalizer:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
-            self._session = ort.InferenceSession(
-                os.fspath(path), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own error types for unreadable files
             raise ValueError(f"{path} is not a readable ONNX model: {exc}") from exc
         meta = self._session.get_modelmeta().custom_metadata_map
