@@ -126,7 +126,12 @@ def test_int8_runs_and_stays_close(exported):
     assert (logits.argmax(-1) == full.argmax(-1)).mean() > 0.8
 
 
-def test_the_runner_needs_neither_torch_nor_spatialrep(exported):
+def test_the_runner_needs_neither_torch_nor_spatialrep(exported, model, tmp_path):
+    import soundfile as sf
+
+    audio = _audio(7960 / RATE, seed=4)  # 47 frames for the runner and for PyTorch alike
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, audio[0].numpy().T, RATE, subtype="PCM_16")
     script = textwrap.dedent(
         f"""
         import importlib.util, sys
@@ -138,11 +143,18 @@ def test_the_runner_needs_neither_torch_nor_spatialrep(exported):
         loc = runner.StreamingLocalizer({str(exported["float"])!r})
         print(loc.push(np.zeros((2, 1600), np.float32)).shape)
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "spatialrep") and sys.modules[m]))
+        runner.main([{str(exported["float"])!r}, {str(wav)!r}, "--every", "20"])
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:2] == ["(8, 37)", "[]"]
+    lines = result.stdout.strip().split("\n")
+    assert lines[:2] == ["(8, 37)", "[]"]
+    # The command line streams the WAV file hop by hop: its clip azimuth is PyTorch's on the same samples.
+    pcm = torch.from_numpy(sf.read(wav, dtype="float32")[0].T.copy())[None]
+    expected = float(np.degrees(model.localize(pcm, RATE).azimuth[0]))
+    assert lines[-1].startswith(f"whole clip: {expected:+.1f} deg")
+    assert len(lines) == 2 + 3 + 1  # frames 0, 20, 40 of 47
 
 
 def test_runner_refuses_bad_audio_and_foreign_files(exported, tmp_path):

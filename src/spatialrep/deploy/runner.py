@@ -12,6 +12,10 @@ Graph interface (one call = one hop, batch 1):
   state tensor (``frames_seen``, ``layer{i}.keys``/``.values``/``.conv``), zeros at the start of a stream;
 * outputs: ``logits`` ``(1, 1, K)`` and ``next.<name>`` for every state input, fed back on the next call.
 
+Command line (16-bit PCM WAV, two channels, left first, at the model's rate)::
+
+    python runner.py model.onnx recording.wav [--every 10]
+
 Framing (the same frames as spatialrep's PyTorch front-end, ``center=False``): frame ``t`` applies the window
 to samples ``[t * hop + offset, t * hop + offset + win_length)`` of the stream, where ``offset`` places the
 window inside the FFT frame. A frame is computed as soon as its last windowed sample has arrived, so the
@@ -20,8 +24,10 @@ algorithmic latency is ``win_length`` samples.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import wave
 
 import numpy as np
 import onnxruntime as ort
@@ -137,3 +143,43 @@ class StreamingLocalizer:
         if not len(logits):
             return float("nan")
         return float(self.class_azimuth_deg[np.argmax(self.posteriors(logits).mean(axis=0))])
+
+
+def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """A 16-bit PCM WAV file as float32 ``(channels, samples)`` in [-1, 1) and its sample rate (stdlib only).
+
+    Raises:
+        ValueError: not 16-bit PCM.
+    """
+    with wave.open(os.fspath(path), "rb") as handle:
+        if handle.getsampwidth() != 2:
+            raise ValueError(f"{path}: expected 16-bit PCM WAV, got {8 * handle.getsampwidth()}-bit samples")
+        channels, rate = handle.getnchannels(), handle.getframerate()
+        data = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2")
+    return (data.reshape(-1, channels).T / 32768.0).astype(np.float32), rate
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the azimuth over time and for the whole clip of a WAV file, streamed hop by hop."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("model", help="the .onnx file written by spatialrep export")
+    parser.add_argument("wav", help="binaural 16-bit PCM WAV (left, right) at the model's sample rate")
+    parser.add_argument("--every", type=int, default=10, help="print every N-th frame (default 10)")
+    args = parser.parse_args(argv)
+    localizer = StreamingLocalizer(args.model)
+    audio, rate = read_wav(args.wav)
+    if rate != localizer.sample_rate:
+        raise SystemExit(f"error: {args.wav} is at {rate} Hz, the model expects {localizer.sample_rate} Hz")
+    hop = localizer.hop_length
+    logits = np.concatenate([localizer.push(audio[:, s : s + hop]) for s in range(0, audio.shape[1], hop)])
+    offset = int(localizer.metadata["window_offset"])
+    for t in range(0, len(logits), max(1, args.every)):
+        end_s = (offset + t * hop + localizer.win_length) / rate
+        print(f"{end_s:8.3f} s  {localizer.azimuth_deg(logits[t]):+6.1f} deg")
+    if len(logits):
+        azimuth = localizer.class_azimuth_deg[np.argmax(localizer.posteriors(logits).mean(axis=0))]
+        print(f"whole clip: {azimuth:+.1f} deg ({len(logits)} frames)")
+
+
+if __name__ == "__main__":
+    main()
