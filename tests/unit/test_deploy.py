@@ -7,6 +7,7 @@ PyTorch's streaming output.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -225,3 +226,15 @@ def test_cli_without_the_deploy_extra_says_what_to_install(tmp_path, capsys, mon
     code, err = _cli(["export", "--model", str(tmp_path), "--out", str(tmp_path / "m.onnx")], capsys)
     assert code == 2 and "pip install 'spatialrep[deploy]'" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_docs_example_runs(exported, capsys):
+    doc = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) == 1
+    code = blocks[0].replace('"sfd.onnx"', repr(str(exported["float"])))
+    exec(compile(code, str(doc), "exec", dont_inherit=True), {})
+    printed = capsys.readouterr().out.split("\n")
+    assert printed[0] == "16000 160 0.025"
+    classes = json.loads(StreamingLocalizer(exported["float"]).metadata["class_azimuth_deg"])
+    assert float(printed[1]) in classes

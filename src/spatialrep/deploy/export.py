@@ -26,6 +26,7 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,7 @@ def _onnx_proto(module: nn.Module, inputs: tuple[Tensor, ...], names: list[str])
         torch.no_grad(),
         warnings.catch_warnings(),
         contextlib.redirect_stdout(io.StringIO()),
-        _quiet_logger("torch.onnx"),
+        _quiet_logging(),
     ):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
@@ -245,14 +246,13 @@ def _onnx_proto(module: nn.Module, inputs: tuple[Tensor, ...], names: list[str])
 
 
 @contextlib.contextmanager
-def _quiet_logger(name: str | None) -> Any:
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+def _quiet_logging() -> Iterator[None]:
+    """No log records below ERROR while the exporter and quantiser run (their passes log at INFO)."""
+    logging.disable(logging.WARNING)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logging.disable(logging.NOTSET)
 
 
 def quantize_int8(float_onnx: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
@@ -273,7 +273,7 @@ def quantize_int8(float_onnx: str | os.PathLike[str], out: str | os.PathLike[str
     proto = onnx.load(str(float_onnx))
     frontend_nodes = [node.name for node in proto.graph.node if "samples" in node.input]
     out = Path(out)
-    with atomic_path(out) as tmp, _quiet_logger(None):  # quiet: its advice to pre-process is logged on root
+    with atomic_path(out) as tmp, _quiet_logging():  # its advice to pre-process first is logged
         quantize_dynamic(Path(float_onnx), tmp, weight_type=QuantType.QInt8, nodes_to_exclude=frontend_nodes)
         quantized = onnx.load(str(tmp))
         props = {p.key: p.value for p in proto.metadata_props}
