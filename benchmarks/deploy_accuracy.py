@@ -1,8 +1,9 @@
 """Accuracy of the deployed SFD localizer: PyTorch float32 vs ONNX float32 vs ONNX int8 on the SFD test set.
 
 For each fine-tuned SFD checkpoint of an SFD experiment folder (default: the ``small`` run's best SFD
-variant, ``sfd-gcc_phat-instance`` with the 1 h label budget, all seeds), the in-domain test split's ``noisy``
-clips are localized:
+variant, ``sfd-gcc_phat-instance`` with the 1 h label budget, all three seeds, and seed 0 of the other
+exportable 1 h models: SFD with the IPD+ILD and per-frame GCC-PHAT targets, STFT-DNN), the in-domain test
+split's ``noisy`` clips are localized:
 
 * ``pytorch_float32``: :meth:`SfdLocalizer.localize_stream` (PyTorch streaming, 100 ms chunks);
 * ``onnx_float32`` / ``onnx_int8``: ``spatialrep export`` (attention context 1 s, longer than the 1 s clips'
@@ -16,7 +17,7 @@ the share of clips whose prediction changes, and the PyTorch predictions' agreem
 own stored evaluation (a check that this is the same model and test set). Floors: always-0° MAE.
 
 Run: ``.venv/bin/python benchmarks/deploy_accuracy.py [--experiment /work/runs/sfd-small] [--limit N]``
-(about a minute per checkpoint at one thread). Writes ``benchmarks/results/deploy_accuracy.json``; the
+(one to two minutes per checkpoint at one thread). Writes ``benchmarks/results/deploy_accuracy.json``; the
 experiment folder is only read.
 """
 
@@ -43,7 +44,9 @@ from spatialrep.deploy.export import export_onnx, load_streaming_sfd, quantize_i
 from spatialrep.evaluate.metrics import localization_metrics
 from spatialrep.methods.sfd import SfdLocalizer
 
-DEFAULT_MODELS = [f"finetune/sfd-gcc_phat-instance/1h/seed{seed}/best" for seed in (0, 1, 2)]
+DEFAULT_MODELS = [f"finetune/sfd-gcc_phat-instance/1h/seed{seed}/best" for seed in (0, 1, 2)] + [
+    f"finetune/{method}/1h/seed0/best" for method in ("sfd-ipd_ild", "sfd-gcc_phat", "stft-dnn")
+]
 
 
 def _test_clips(data: Path, limit: int | None) -> tuple[list[np.ndarray], np.ndarray]:

@@ -1,4 +1,4 @@
-"""Export a trained SFD localizer as one ONNX step function, run by :class:`~spatialrep.deploy.runner`.
+"""Export a trained SFD localizer as one ONNX step function, run by :mod:`spatialrep.deploy.runner`.
 
 The exported graph computes one hop: the windowed DFT of the newest ``win_length`` samples of both ears (a
 matrix product with the window and the frame's phase folded in, so it equals the front-end's ``torch.stft``
@@ -105,12 +105,14 @@ def context_frames(model: SfdLocalizer, context_s: float) -> int:
     The same rule as :meth:`SfdLocalizer.open_stream`.
 
     Raises:
-        ValueError: ``context_s`` is not a positive number of seconds.
+        ValueError: ``context_s`` is not a positive number of seconds, or an encoder with ``left_context=0``.
     """
     if not (isinstance(context_s, int | float) and math.isfinite(context_s) and context_s > 0):
         raise ValueError(f"--context-s must be positive seconds, got {context_s!r}")
     frames = max(1, round(context_s / model.config.frontend.hop_s))
     own = model.config.encoder.kwargs.get("left_context")
+    if own == 0:
+        raise ValueError("the encoder attends to the current frame only (left_context=0): nothing to cache")
     return frames if own is None else min(own, frames)
 
 
