@@ -260,7 +260,9 @@ def _quiet_logging() -> Iterator[None]:
 def quantize_int8(float_onnx: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
     """Write an int8 copy of an exported float32 model (onnxruntime dynamic quantisation) to ``out``.
 
-    The weights of the matrix products become int8 (activations are quantised per call, from their range);
+    The weights of the matrix products become int8, one scale per output channel (activations are quantised
+    per call, from their range; per-tensor weight scales moved the test MAE of a weak SFD model by 5°,
+    per-channel ones by 0.3°, for 14 % more time per hop: docs/deploy.md);
     the front-end's DFT matrix reads the raw samples and stays float32 (it is cheap, and level-exact). The
     metadata is kept, with ``weights`` set to int8. Written under a temporary name, then renamed.
 
@@ -276,10 +278,16 @@ def quantize_int8(float_onnx: str | os.PathLike[str], out: str | os.PathLike[str
     frontend_nodes = [node.name for node in proto.graph.node if "samples" in node.input]
     out = Path(out)
     with atomic_path(out) as tmp, _quiet_logging():  # its advice to pre-process first is logged
-        quantize_dynamic(Path(float_onnx), tmp, weight_type=QuantType.QInt8, nodes_to_exclude=frontend_nodes)
+        quantize_dynamic(
+            Path(float_onnx),
+            tmp,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=frontend_nodes,
+        )
         quantized = onnx.load(str(tmp))
         props = {p.key: p.value for p in proto.metadata_props}
-        props["weights"] = "int8 (dynamic quantisation)"
+        props["weights"] = "int8 (dynamic quantisation, per-channel weights)"
         del quantized.metadata_props[:]
         onnx.helper.set_model_props(quantized, props)
         onnx.save(quantized, str(tmp))
