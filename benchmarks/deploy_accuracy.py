@@ -7,7 +7,8 @@ split's ``noisy`` clips are localized:
 
 * ``pytorch_float32``: :meth:`SfdLocalizer.localize_stream` (PyTorch streaming, 100 ms chunks);
 * ``onnx_float32`` / ``onnx_int8``: ``spatialrep export`` (attention context 1 s, longer than the 1 s clips'
-  97 frames, so nothing is cut) run by :class:`spatialrep.deploy.StreamingLocalizer` one hop at a time.
+  97 frames, so nothing is cut) run by :class:`spatialrep.deploy.StreamingLocalizer` one hop at a time;
+  ``onnx_int8_per_tensor``: int8 with one scale per weight matrix instead of one per output channel.
 
 Each clip's azimuth is the class of the mean frame posterior over the same frames for all three (the
 runner completes one more frame at the end of a clip, as it needs only the windowed samples; it is left out
@@ -94,7 +95,13 @@ def evaluate(experiment: Path, model_path: str, clips: list[np.ndarray], true: n
     with tempfile.TemporaryDirectory() as folder:
         float_path = export_onnx(model, Path(folder) / "sfd.onnx", context_s=1.0)
         int8_path = quantize_int8(float_path, Path(folder) / "sfd-int8.onnx")
-        for name, path in (("onnx_float32", float_path), ("onnx_int8", int8_path)):
+        per_tensor = quantize_int8(float_path, Path(folder) / "sfd-int8-tensor.onnx", per_channel=False)
+        variants = (
+            ("onnx_float32", float_path),
+            ("onnx_int8", int8_path),
+            ("onnx_int8_per_tensor", per_tensor),
+        )
+        for name, path in variants:
             started = time.perf_counter()
             predictions[name] = _onnx(path, clips, frames)
             timings[name] = time.perf_counter() - started
@@ -109,9 +116,12 @@ def evaluate(experiment: Path, model_path: str, clips: list[np.ndarray], true: n
             - metrics["pytorch_float32"]["mae_deg"],
             "onnx_int8_minus_onnx_float32": metrics["onnx_int8"]["mae_deg"]
             - metrics["onnx_float32"]["mae_deg"],
+            "onnx_int8_per_tensor_minus_pytorch": metrics["onnx_int8_per_tensor"]["mae_deg"]
+            - metrics["pytorch_float32"]["mae_deg"],
         },
         "changed_predictions": {
-            name: float((predictions[name] != pytorch).mean()) for name in ("onnx_float32", "onnx_int8")
+            name: float((predictions[name] != pytorch).mean())
+            for name in ("onnx_float32", "onnx_int8", "onnx_int8_per_tensor")
         },
         "wall_time_s": timings,
     }
@@ -144,6 +154,7 @@ def main() -> None:
             f"(int8 - float {row['mae_delta_deg']['onnx_int8_minus_onnx_float32']:+.2f}°)"
         )
     deltas = [row["mae_delta_deg"]["onnx_int8_minus_pytorch"] for row in rows]
+    per_tensor = [row["mae_delta_deg"]["onnx_int8_per_tensor_minus_pytorch"] for row in rows]
     path = write_result(
         "deploy_accuracy",
         {
@@ -158,6 +169,11 @@ def main() -> None:
                 "mean": float(np.mean(deltas)),
                 "max_abs": float(np.max(np.abs(deltas))),
                 "goal_within_1_deg": bool(np.max(np.abs(deltas)) <= 1.0),
+            },
+            "int8_per_tensor_mae_delta_deg": {
+                "per_model": per_tensor,
+                "max_abs": float(np.max(np.abs(per_tensor))),
+                "goal_within_1_deg": bool(np.max(np.abs(per_tensor)) <= 1.0),
             },
         },
     )
