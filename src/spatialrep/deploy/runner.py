@@ -94,7 +94,8 @@ class StreamingLocalizer:
         self._skip = self._offset  # samples to drop before the next window starts
 
     def step(self, window: np.ndarray) -> np.ndarray:
-        """One hop: the logits ``(K,)`` of one window ``(2, win_length)`` float32; advances the state."""
+        """One hop: the logits ``(K,)`` of the raw samples ``(2, win_length)`` under one window (float32, not
+        yet windowed: the graph applies the window); advances the state."""
         feeds = {"samples": window[None].astype(np.float32, copy=False), **self._state}
         outputs = dict(zip(self._output_names, self._session.run(self._output_names, feeds), strict=True))
         self._state = {name: outputs[f"next.{name}"] for name in self._state}
