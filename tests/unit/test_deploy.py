@@ -22,6 +22,7 @@ from spatialrep.cli.main import main
 from spatialrep.config import to_dict
 from spatialrep.deploy import StreamingLocalizer
 from spatialrep.deploy.export import quantize_int8
+from spatialrep.features.distillation import FrameInput
 from spatialrep.methods.sfd import SfdConfig, SfdLocalizer, SfdPretrainer
 from spatialrep.models import EncoderConfig
 from spatialrep.train import build_seeded, save_checkpoint
@@ -238,3 +239,18 @@ def test_the_docs_example_runs(exported, capsys):
     assert printed[0] == "16000 160 0.025"
     classes = json.loads(StreamingLocalizer(exported["float"]).metadata["class_azimuth_deg"])
     assert float(printed[1]) in classes
+
+
+def test_gcc_phat_front_end_runs_in_the_graph_too(tmp_path):
+    from spatialrep.deploy.export import export_onnx
+
+    config = SfdConfig(frontend=FrameInput(kind="gcc_phat"), encoder=_tiny_encoder())
+    model = build_seeded(SfdLocalizer, {"config": config}, 0).eval()
+    runner = StreamingLocalizer(export_onnx(model, tmp_path / "gcc.onnx", context_s=CONTEXT_S))
+    # Noise, then silence (GCC-PHAT's unit phasors divide by |Z| + eps: zeros must stay zeros, not NaN).
+    audio = torch.cat((_audio(0.5, seed=5), torch.zeros(1, 2, 4000)), dim=-1)
+    with torch.no_grad():
+        reference = model.open_stream(RATE, context_s=CONTEXT_S).step(audio)[0].numpy()
+    logits = runner.push(audio[0].numpy())
+    assert np.isfinite(logits).all()
+    np.testing.assert_allclose(logits[: len(reference)], reference, atol=1e-4, rtol=0)

@@ -2,7 +2,9 @@
 
 The exported graph computes one hop: the windowed DFT of the newest ``win_length`` samples of both ears (a
 matrix product with the window and the frame's phase folded in, so it equals the front-end's ``torch.stft``
-frame with ``center=False``), the causal Conformer's step and the frame-wise azimuth classifier. The cached
+frame with ``center=False``) and, for ``frontend.kind="gcc_phat"``, the frame's GCC-PHAT (cross-spectrum,
+unit phasors, inverse DFT at the lags as another matrix product); then the causal Conformer's step and the
+frame-wise azimuth classifier. The cached
 state is explicit and of fixed size, which is what a device needs (no allocation per hop):
 
 * ``frames_seen`` ``(1,)``: frames before this one, saturating at ``context`` (marks the empty cache slots
@@ -37,7 +39,7 @@ from torch import Tensor, nn
 
 from spatialrep import __version__
 from spatialrep.deploy.runner import FORMAT
-from spatialrep.features.functional import make_window
+from spatialrep.features.functional import DEFAULT_EPS, make_window
 from spatialrep.io.atomic import atomic_path
 from spatialrep.methods.sfd import SfdLocalizer
 from spatialrep.models import CausalConformer
@@ -58,6 +60,9 @@ DEFAULT_CONTEXT_S = 1.0
 
 OPSET = 18
 
+_FRONTEND_TENSORS = {"samples", "dft", "gcc_cos", "gcc_sin"}
+"""The front-end's input and matrices: the products reading them stay float32 in int8 exports."""
+
 
 def _missing_extra() -> ImportError:
     return ImportError("export needs the deploy extra: pip install 'spatialrep[deploy]' (onnx, onnxruntime)")
@@ -68,8 +73,7 @@ def load_streaming_sfd(run: str | os.PathLike[str]) -> SfdLocalizer:
 
     Raises:
         FileNotFoundError: no such folder or no checkpoint in it.
-        ValueError: not an SFD localizer, an encoder other than the causal Conformer, centred frames, or a
-            front-end other than ``kind="stft"``.
+        ValueError: not an SFD localizer, an encoder other than the causal Conformer, or centred frames.
     """
     folder = Path(run)
     if not folder.is_dir():
@@ -93,8 +97,6 @@ def _check_streamable(model: SfdLocalizer, name: str) -> None:
         )
     if frontend.center:
         raise ValueError(f"{name}: frontend.center=True frames look ahead and cannot stream")
-    if frontend.kind != "stft":
-        raise ValueError(f"{name}: export supports frontend.kind='stft' only, not {frontend.kind!r}")
     if model.encoder.conv_kernel < 2:
         raise ValueError(f"{name}: export needs conv_kernel >= 2, got {model.encoder.conv_kernel}")
 
@@ -116,6 +118,22 @@ def context_frames(model: SfdLocalizer, context_s: float) -> int:
     return frames if own is None else min(own, frames)
 
 
+def _gcc_matrices(model: SfdLocalizer) -> tuple[Tensor, Tensor]:
+    """``(F, 2 max_lag + 1)`` twice: the real and imaginary parts of a cross-spectrum -> its inverse real DFT
+    at lags ``-max_lag .. max_lag`` (``torch.fft.irfft`` at those lags; it ignores the imaginary parts of the
+    DC and Nyquist bins, whose sines vanish here too)."""
+    fe = model.config.frontend
+    k = torch.arange(fe.num_freqs, dtype=torch.float64)
+    lags = torch.arange(-fe.max_lag, fe.max_lag + 1, dtype=torch.float64)
+    weight = torch.full_like(k, 2.0)
+    weight[0] = 1.0
+    if fe.n_fft % 2 == 0:
+        weight[-1] = 1.0
+    phase = 2 * math.pi * torch.outer(k, lags) / fe.n_fft
+    scale = (weight / fe.n_fft)[:, None]
+    return (scale * phase.cos()).float(), (-scale * phase.sin()).float()
+
+
 def _dft_matrix(model: SfdLocalizer) -> Tensor:
     """``(win_length, 2 F)``: windowed samples -> real parts then imaginary parts of the frame's rfft."""
     fe = model.config.frontend
@@ -131,6 +149,9 @@ class _Step(nn.Module):
     """One hop of an SFD localizer with a fixed-size cache (see the module docstring for the interface)."""
 
     dft: Tensor
+    gcc_cos: Tensor
+    gcc_sin: Tensor
+    eps: Tensor
     distance: Tensor
 
     def __init__(self, model: SfdLocalizer, context: int) -> None:
@@ -141,12 +162,21 @@ class _Step(nn.Module):
         self.classifier = model.classifier.head.linear
         self.context = context
         self.register_buffer("dft", _dft_matrix(model))
+        self.gcc_phat = model.config.frontend.kind == "gcc_phat"
+        if self.gcc_phat:
+            gcc_cos, gcc_sin = _gcc_matrices(model)
+            self.register_buffer("gcc_cos", gcc_cos)
+            self.register_buffer("gcc_sin", gcc_sin)
+            self.register_buffer("eps", torch.tensor([DEFAULT_EPS]))
         # Distance (frames) of each key to the current frame: the cache oldest first, then the frame itself.
         self.register_buffer("distance", torch.arange(context, -1, -1, dtype=torch.float32))
 
     def forward(self, samples: Tensor, frames_seen: Tensor, *caches: Tensor) -> tuple[Tensor, ...]:
         spectrum = samples @ self.dft  # (1, 2, 2F): per ear, real then imaginary parts
-        x = spectrum.reshape(1, 1, -1)  # feature index (ear * 2 + part) * F + bin, as the front-end's
+        if self.gcc_phat:
+            x = self._gcc_phat(spectrum)
+        else:
+            x = spectrum.reshape(1, 1, -1)  # feature index (ear * 2 + part) * F + bin, as the front-end's
         h = self.encoder.input_proj(self.encoder.input_norm(x))
         allowed = self.distance <= frames_seen  # empty slots at the start of a stream are masked
         new_caches: list[Tensor] = []
@@ -156,6 +186,16 @@ class _Step(nn.Module):
             new_caches += [keys, values, conv]
         logits = self.classifier(h)
         return (logits, torch.clamp(frames_seen + 1, max=float(self.context)), *new_caches)
+
+    def _gcc_phat(self, spectrum: Tensor) -> Tensor:
+        """The frame's GCC-PHAT of left relative to right, lags ``-max_lag .. max_lag``, ``(1, 1, lags)``
+        (:func:`~spatialrep.features.functional.gcc_from_stft` with ``phat=True``)."""
+        real, imag = spectrum.chunk(2, dim=-1)  # (1, 2, F) each
+        cross_real = real[:, 0] * real[:, 1] + imag[:, 0] * imag[:, 1]  # left * conj(right)
+        cross_imag = imag[:, 0] * real[:, 1] - real[:, 0] * imag[:, 1]
+        # eps as a tensor: the exporter's optimiser drops a Python-float ``+ 1e-12`` (silence then gives NaN)
+        magnitude = torch.sqrt(cross_real * cross_real + cross_imag * cross_imag) + self.eps
+        return ((cross_real / magnitude) @ self.gcc_cos + (cross_imag / magnitude) @ self.gcc_sin)[:, None]
 
 
 def _block_step(
@@ -278,7 +318,7 @@ def quantize_int8(
     except ImportError as exc:
         raise _missing_extra() from exc
     proto = onnx.load(str(float_onnx))
-    frontend_nodes = [node.name for node in proto.graph.node if "samples" in node.input]
+    frontend_nodes = [node.name for node in proto.graph.node if _FRONTEND_TENSORS & set(node.input)]
     out = Path(out)
     with atomic_path(out) as tmp, _quiet_logging():  # its advice to pre-process first is logged
         quantize_dynamic(
