@@ -18,8 +18,9 @@ the share of clips whose prediction changes, and the PyTorch predictions' agreem
 own stored evaluation (a check that this is the same model and test set). Floors: always-0° MAE.
 
 Run: ``.venv/bin/python benchmarks/deploy_accuracy.py [--experiment /work/runs/sfd-small] [--limit N]``
-(one to two minutes per checkpoint at one thread). Writes ``benchmarks/results/deploy_accuracy.json``; the
-experiment folder is only read.
+(one to two minutes per checkpoint at one thread). Writes ``benchmarks/results/deploy_accuracy.json``
+(``--name``: another name); the experiment folder is only read. The GCCPHAT-DNN figures:
+``--models finetune/gccphat-dnn/1h/seed{0,1,2}/best --name deploy_accuracy_gccphat_dnn``.
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def main() -> None:
     parser.add_argument("--experiment", type=Path, default=Path("/work/runs/sfd-small"))
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS, help="checkpoints, relative paths")
     parser.add_argument("--limit", type=int, default=None, help="first N test clips only")
+    parser.add_argument(
+        "--name", default="deploy_accuracy", help="results file: benchmarks/results/NAME.json"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     clips, true = _test_clips(args.experiment / "data", args.limit)
@@ -156,7 +160,7 @@ def main() -> None:
     deltas = [row["mae_delta_deg"]["onnx_int8_minus_pytorch"] for row in rows]
     per_tensor = [row["mae_delta_deg"]["onnx_int8_per_tensor_minus_pytorch"] for row in rows]
     path = write_result(
-        "deploy_accuracy",
+        args.name,
         {
             "experiment": str(args.experiment),
             "test_set": "in-domain test split (noisy, SNR -20..20 dB, 1 s clips)",

@@ -2,9 +2,10 @@
 
 This file is self-contained on purpose: a device integrator may copy it next to ``model.onnx`` and use it
 without installing spatialrep. The ONNX file (written by ``spatialrep export``) holds the whole signal path
-of one hop: window + DFT of the newest ``win_length`` samples of both ears, the causal Conformer with its
-cached state, and the azimuth classifier. Its metadata says how to frame the audio; this runner only cuts
-the incoming audio into windows, feeds the cached state back and turns logits into azimuths.
+of one hop: window + DFT of the newest ``win_length`` samples of both ears (and their GCC-PHAT for models
+that read it), the causal Conformer with its cached state, and the azimuth classifier. Its metadata says how
+to frame the audio; this runner only cuts the incoming audio into windows, feeds the cached state back and
+turns logits into azimuths.
 
 Graph interface (one call = one hop, batch 1):
 
