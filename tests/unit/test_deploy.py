@@ -254,3 +254,16 @@ def test_gcc_phat_front_end_runs_in_the_graph_too(tmp_path):
     logits = runner.push(audio[0].numpy())
     assert np.isfinite(logits).all()
     np.testing.assert_allclose(logits[: len(reference)], reference, atol=1e-4, rtol=0)
+
+
+def test_cli_int8_export_writes_one_quantised_file(exported, tmp_path, capsys, monkeypatch):
+    import spatialrep.deploy.export as export
+
+    proto = onnx.load(str(exported["float"]))
+    monkeypatch.setattr(export, "_onnx_proto", lambda *args: proto)  # skip the (slow) export itself
+    out = tmp_path / "m.onnx"
+    code, err = _cli(["export", "--model", str(exported["run"]), "--out", str(out), "--int8"], capsys)
+    assert code == 0, err
+    assert list(tmp_path.iterdir()) == [out]
+    assert "int8" in StreamingLocalizer(out).metadata["weights"]
+    assert any(node.op_type == "MatMulInteger" for node in onnx.load(str(out)).graph.node)
