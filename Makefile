@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --no-deps "tinysoundfont>=0.3.7"
 	# Two measured human heads (SOFA) for unseen-head tests: data only, so without the package's dependencies.
 	$(PIP) install --no-deps "spatialaudiometrics==0.1.2"
-	# The test extra brings the reference libraries; Ray (an optional extra) so the Ray executor is tested too.
-	$(PIP) install -e ".[test,ray]"
+	# The test extra brings the reference libraries; Ray (an optional extra) so the Ray executor is tested too;
+	# deploy (onnx, onnxruntime) so the ONNX export and its runner are tested too.
+	$(PIP) install -e ".[test,ray,deploy]"
 	touch $(STAMP)
 
 demo: $(STAMP)

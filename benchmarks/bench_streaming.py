@@ -18,22 +18,47 @@ for the whole frame adds the 56 trailing zero-weight samples (456 samples, 28.5 
 newest 400 samples instead gives the same spectrum up to a known linear phase ``exp(2j pi k 56 / 512)``.
 ``center=True`` framing is not causal: it looks ``n_fft // 2`` samples ahead.
 
-Run: ``.venv/bin/python benchmarks/bench_streaming.py [--steps 2000]`` (under a minute).
+Deployment (``deploy``, issue 17): the whole localizer per hop — front-end, encoder step and azimuth
+classifier of the default :class:`~spatialrep.methods.sfd.SfdLocalizer` (random weights; timing does not
+depend on them), attention context 1 s (100 frames) — in three variants, timed in turns of 50 hops each (so
+slow drifts in the load of a shared machine hit all of them alike), 160 new samples per call, batch 1, one
+thread:
+
+* ``pytorch_float32``: ``SfdLocalizer.open_stream(context_s=1.0).step`` (``torch.stft`` of the buffered
+  frame, ``forward_step``, classifier);
+* ``onnx_float32`` / ``onnx_int8``: ``spatialrep export`` (``--int8``: onnxruntime dynamic quantisation) run
+  by ``spatialrep.deploy.StreamingLocalizer.push`` (numpy buffering + one ``InferenceSession.run``; the
+  front-end is inside the graph). ``*_session_only`` times the ``run`` call alone.
+
+Before timing, the ONNX outputs are checked against the PyTorch stream's (float32: max |Δ logit| ≤ 1e-4).
+Goal: median RTF ≤ 0.05 and p99 below the hop for the best variant. The runner computes frame ``t`` as soon
+as its last windowed sample arrives (25 ms algorithmic latency); ``SfdStream`` waits for the whole 512-sample
+frame (28.5 ms).
+
+Run: ``.venv/bin/python benchmarks/bench_streaming.py [--steps 2000]`` (about a minute; needs the ``deploy``
+extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result
 
+from spatialrep.deploy import StreamingLocalizer
+from spatialrep.deploy.export import export_onnx, quantize_int8
+from spatialrep.methods.sfd import SfdConfig, SfdLocalizer
 from spatialrep.models import CausalConformer
 
 SAMPLE_RATE = 16_000
@@ -98,6 +123,135 @@ def bench_stft_frame(steps: int) -> dict[str, float]:
     return _summary(times)
 
 
+CONTEXT_S = 1.0
+
+
+def _timed_round_robin(
+    calls: dict[str, Callable[[int], object]], steps: int, warmup: int, block: int = 50
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU (this thread's) time of every call: blocks of ``block`` hops per variant in turn, so slow
+    drifts in the load of a shared machine hit all variants alike while each block runs with its own weights
+    cached. CPU time leaves out the waits while another process holds the core."""
+    wall: dict[str, list[float]] = {name: [] for name in calls}
+    cpu: dict[str, list[float]] = {name: [] for name in calls}
+    for first in range(0, warmup + steps, block):
+        for name, call in calls.items():
+            for t in range(first, min(first + block, warmup + steps)):
+                start, start_cpu = time.perf_counter(), time.thread_time()
+                call(t)
+                if t >= warmup:
+                    wall[name].append(time.perf_counter() - start)
+                    cpu[name].append(time.thread_time() - start_cpu)
+    return wall, cpu
+
+
+def _lean_pytorch_step(model: SfdLocalizer) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The PyTorch peer without :class:`SfdStream`'s bookkeeping: rfft of one windowed frame ``(2, n_fft)``,
+    the encoder's ``forward_step`` (a copy bounded to the context) and the classifier."""
+    kwargs = {**model.config.encoder.kwargs, "left_context": round(CONTEXT_S / HOP_S)}
+    bounded = SfdLocalizer(model.config.replace(encoder={"kwargs": kwargs})).eval()
+    bounded.load_state_dict(model.state_dict())
+    encoder = bounded.encoder
+    assert isinstance(encoder, CausalConformer)
+    window = torch.nn.functional.pad(torch.hann_window(WIN), ((N_FFT - WIN) // 2, (N_FFT - WIN + 1) // 2))
+    state = [encoder.init_state(1)]
+
+    def step(frame: torch.Tensor) -> torch.Tensor:
+        spec = torch.fft.rfft(frame * window)
+        x = torch.stack((spec.real, spec.imag), dim=1).reshape(1, 1, INPUT_DIM)
+        features, state[0] = encoder.forward_step(x, state[0])
+        return bounded.classifier.head(features)
+
+    return step
+
+
+def bench_deploy(steps: int, warmup: int = 50) -> dict[str, object]:
+    torch.manual_seed(0)
+    model = SfdLocalizer(SfdConfig()).eval()
+    audio = 0.1 * torch.randn(1, CHANNELS, HOP * (warmup + steps + 4))
+    with tempfile.TemporaryDirectory() as folder:
+        float_path = export_onnx(model, Path(folder) / "sfd.onnx", context_s=CONTEXT_S)
+        int8_path = quantize_int8(float_path, Path(folder) / "sfd-int8.onnx")
+        sizes_mb = {
+            "onnx_float32": float_path.stat().st_size / 1e6,
+            "onnx_int8": int8_path.stat().st_size / 1e6,
+        }
+        runners = {"onnx_float32": StreamingLocalizer(float_path), "onnx_int8": StreamingLocalizer(int8_path)}
+    # Check against the PyTorch stream over 3 s (300 frames: three times the context) before timing.
+    check = audio[..., : 3 * SAMPLE_RATE]
+    with torch.inference_mode():
+        reference = model.open_stream(SAMPLE_RATE, context_s=CONTEXT_S).step(check)[0].numpy()
+    agreement: dict[str, dict[str, float]] = {}
+    for name, runner in runners.items():
+        logits = runner.push(check[0].numpy())[: len(reference)]
+        runner.reset()
+        agreement[name] = {
+            "max_abs_logit_diff": float(np.abs(logits - reference).max()),
+            "frame_argmax_agreement": float((logits.argmax(-1) == reference.argmax(-1)).mean()),
+        }
+    if agreement["onnx_float32"]["max_abs_logit_diff"] > 1e-4:
+        raise RuntimeError(f"ONNX float32 differs from PyTorch: {agreement['onnx_float32']}")
+    hops = [audio[..., t * HOP : (t + 1) * HOP] for t in range(warmup + steps + 4)]
+    hops_np = [h[0].numpy() for h in hops]
+    # Start the PyTorch stream and the runners on the same first 3 hops so every timed call yields a frame.
+    stream = model.open_stream(SAMPLE_RATE, context_s=CONTEXT_S)
+    with torch.inference_mode():
+        for h in hops[:3]:
+            stream.step(h)
+    for runner in runners.values():
+        runner.push(np.concatenate(hops_np[:3], axis=1))
+    window = np.ascontiguousarray(audio[0, :, :WIN].numpy())
+    lean = _lean_pytorch_step(model)
+    frames = [audio[0, :, t * HOP : t * HOP + N_FFT] for t in range(warmup + steps)]
+
+    def pytorch(t: int) -> object:
+        with torch.inference_mode():
+            return lean(frames[t])
+
+    def pytorch_sfd_stream(t: int) -> object:
+        with torch.inference_mode():
+            return stream.step(hops[t + 3])
+
+    calls: dict[str, Callable[[int], object]] = {
+        "pytorch_float32": pytorch,
+        "pytorch_float32_sfd_stream": pytorch_sfd_stream,
+        "onnx_float32": lambda t: runners["onnx_float32"].push(hops_np[t + 3]),
+        "onnx_int8": lambda t: runners["onnx_int8"].push(hops_np[t + 3]),
+        "onnx_float32_session_only": lambda t: runners["onnx_float32"].step(window),
+        "onnx_int8_session_only": lambda t: runners["onnx_int8"].step(window),
+    }
+    wall, cpu = _timed_round_robin(calls, steps, warmup)
+    variants: dict[str, dict[str, float]] = {}
+    for name in calls:
+        variants[name] = _summary(wall[name])
+        variants[name].update({f"cpu_{key}": value for key, value in _summary(cpu[name]).items()})
+    main_variants = ("pytorch_float32", "onnx_float32", "onnx_int8")
+    best = min(main_variants, key=lambda name: variants[name]["median_ms"])
+    for name in calls:
+        variants[name]["speedup_vs_pytorch"] = (
+            variants["pytorch_float32"]["median_ms"] / variants[name]["median_ms"]
+        )
+    return {
+        "model": "SfdLocalizer defaults (1028 STFT features, causal Conformer 2 x d_model 256, 37 classes)",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "context_frames": round(CONTEXT_S / HOP_S),
+        "onnx_file_mb": sizes_mb,
+        "agreement_with_pytorch": agreement,
+        "algorithmic_latency_ms": {
+            "onnx_runner": 1e3 * WIN / SAMPLE_RATE,
+            "pytorch_sfd_stream": 1e3 * (WIN + (N_FFT - WIN) // 2) / SAMPLE_RATE,
+        },
+        **variants,
+        "best": best,
+        "goal_met": {
+            "rtf_median_le_0.05": variants[best]["rtf_median"] <= 0.05,
+            "p99_below_hop_wall": variants[best]["p99_ms"] < 1e3 * HOP_S,
+            "p99_below_hop_cpu": variants[best]["cpu_p99_ms"] < 1e3 * HOP_S,
+        },
+        "load_average_1min_at_end": os.getloadavg()[0],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
@@ -125,6 +279,7 @@ def main() -> None:
         "encoder_unbounded": bench_encoder(None, args.steps),
         "encoder_left_context_100": bench_encoder(100, args.steps),
         "stft_frame": bench_stft_frame(args.steps),
+        "deploy": bench_deploy(args.steps),
     }
     path = write_result("streaming", results)
     for key in ("encoder_unbounded", "encoder_left_context_100", "stft_frame"):
@@ -134,6 +289,15 @@ def main() -> None:
             f"{key:26s} median {entry['median_ms']:.3f} ms  p99 {entry['p99_ms']:.3f} ms  "
             f"RTF {entry['rtf_median']:.3f}"
         )
+    deploy = results["deploy"]
+    assert isinstance(deploy, dict)
+    for key, entry in deploy.items():
+        if isinstance(entry, dict) and "median_ms" in entry:
+            print(
+                f"deploy {key:27s} median {entry['median_ms']:.3f} ms  p99 {entry['p99_ms']:.3f} ms  "
+                f"(CPU p99 {entry['cpu_p99_ms']:.3f} ms)  RTF {entry['rtf_median']:.3f}"
+            )
+    print(f"best {deploy['best']}; goals met: {deploy['goal_met']}")
     print(f"wrote {path}")
 
 

@@ -354,6 +354,13 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("loc-stream-classic", ["localize", f"{W}/good.wav", "--model", "gcc-phat-itd", "--stream"], "stream"),
     ("loc-out-folder", ["localize", f"{W}/good.wav", f"{W}/rec", "--model", "gcc-phat-itd", "--out",
                         f"{W}/foreign"], "is a folder"),
+    # export
+    ("exp-missing-run", ["export", "--model", f"{W}/absent_run", "--out", f"{T}/m.onnx"], "absent_run"),
+    ("exp-no-json", ["export", "--model", f"{W}/no_json", "--out", f"{T}/m.onnx"], "model.json"),
+    ("exp-not-sfd", ["export", "--model", f"{W}/mc_model", "--out", f"{T}/m.onnx"], "McSimclrModel"),
+    ("exp-out-suffix", ["export", "--model", f"{W}/model", "--out", f"{T}/m.txt"], ".onnx"),
+    ("exp-context-zero", ["export", "--model", f"{W}/model", "--out", f"{T}/m.onnx", "--context-s", "0"],
+     "positive"),
     # info and the top level
     ("info-flag", ["info", "--bogus"], "unrecognized"),
     ("no-command", ["bogus-command"], "invalid choice"),

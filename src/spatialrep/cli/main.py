@@ -22,7 +22,7 @@ from spatialrep import __version__
 # Subcommand modules, in the order --help lists them.
 _COMMANDS = (
     "demo", "simulate", "dataset", "features", "experiment", "benchmark", "localize", "embed", "report",
-    "info",
+    "export", "info",
 )  # fmt: skip
 
 EXIT_USER_ERROR = 2
