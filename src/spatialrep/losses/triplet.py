@@ -26,8 +26,10 @@ class CosineDistance(BaseDistance):
         return x / x.norm(dim=-1, keepdim=True).clamp_min(self.eps)
 
     def paired(self, a: Tensor, b: Tensor) -> Tensor:
-        """Row-wise distances ``(..., D), (..., D) -> (...)``, clamped to ``[0, 2]``."""
-        return (1.0 - (self._unit(a) * self._unit(b)).sum(dim=-1)).clamp(0.0, 2.0)
+        """Row-wise distances ``(..., D), (..., D) -> (...)``, clamped to ``[0, 2]``; identical rows give
+        exactly 0 (rounding would leave ~1e-7)."""
+        dist = (1.0 - (self._unit(a) * self._unit(b)).sum(dim=-1)).clamp(0.0, 2.0)
+        return torch.where((a == b).all(dim=-1), torch.zeros_like(dist), dist)
 
     def pairwise(self, embeddings: Tensor) -> Tensor:
         """``(B, D) -> (B, B)``: symmetric, in ``[0, 2]``, exactly zero on the diagonal."""
