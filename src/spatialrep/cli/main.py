@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from spatialrep import __version__
 
 # Subcommand modules, in the order --help lists them.
-_COMMANDS = ("demo", "simulate", "dataset", "features", "experiment", "localize", "info")
+_COMMANDS = ("demo", "simulate", "dataset", "features", "experiment", "localize", "score", "info")
 
 EXIT_USER_ERROR = 2
 

@@ -46,5 +46,6 @@ class ViewEmbedding(nn.Module):
     def forward(self, view: Tensor) -> Tensor:
         if view.shape[-1] != VIEW_DIM:
             raise ValueError(f"view must have {VIEW_DIM} values on its last axis, got {tuple(view.shape)}")
-        phase = view.to(self.weight.dtype) @ self.weight
+        weight: Tensor = self.weight  # type: ignore[assignment]
+        phase = view.to(weight.dtype) @ weight
         return torch.cat([torch.cos(phase), torch.sin(phase)], dim=-1) / math.sqrt(self.dim / 2)
