@@ -313,21 +313,23 @@ class SqmScenes:
         noise: np.ndarray | None,
         rt60_add: float = 0.0,
     ) -> np.ndarray:
-        """``(3, samples)`` float64: left, right (BRIR * dry + ``noise``) and the dry mono."""
+        """``(3, samples)`` float64: left, right (BRIR * dry, plus ``noise`` at ``snr_db``) and the dry mono."""
         n, start = self.config.num_samples, self.history
         dry = self.dry.clips[utterance]
         wet = fft_convolve(dry[None, :], self.brirs.brir(head, room, azimuth_deg, elevation_deg, rt60_add))
         binaural = wet[:, start : start + n]
-        if noise is not None:
-            binaural = binaural + noise
+        if noise is not None and self.config.snr_db is not None:
+            level = math.sqrt(float(np.mean(binaural**2))) * 10.0 ** (-self.config.snr_db / 20.0)
+            binaural = binaural + noise * level
         return np.concatenate([binaural, dry[None, start : start + n]])
 
     def noise(self, rng: np.random.Generator) -> np.ndarray | None:
-        """Independent white noise per ear at ``snr_db`` below the unit-RMS dry speech, or ``None``."""
+        """Unit-power white noise per ear (``render`` scales it to ``snr_db`` below the binaural signal's mean
+        power), or ``None``."""
         if self.config.snr_db is None:
             return None
         n = self.config.num_samples
-        return np.stack([white(rng, n), white(rng, n)]) * 10.0 ** (-self.config.snr_db / 20.0)
+        return np.stack([white(rng, n), white(rng, n)])
 
     def random_direction(self, rng: np.random.Generator) -> tuple[float, float]:
         """A training-grid direction (degrees)."""

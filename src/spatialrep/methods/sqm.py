@@ -220,8 +220,19 @@ class SqmModel(nn.Module):
         return self.config.embedding_dim
 
     def feature_maps(self, audio: Tensor) -> list[Tensor]:
-        """Eq. 2's maps of ``(batch, input_channels, time)`` audio."""
-        frames = frame_waveform(audio, self.config.frame_samples).transpose(1, 2)
+        """Eq. 2's maps of ``(batch, input_channels, time)`` audio.
+
+        *Ours*: each clip is first scaled to unit RMS over its two ears (the mono to its own unit RMS), which
+        keeps every interaural difference but removes the overall level; without it the small raw samples
+        (RMS ~0.03) left the first layer's gradients near zero and nothing was learned in short runs.
+        """
+        binaural = audio[:, :2]
+        level = binaural.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-10).sqrt()
+        parts = [binaural / level]
+        if audio.shape[1] > 2:
+            mono = audio[:, 2:]
+            parts.append(mono / mono.pow(2).mean(dim=(1, 2), keepdim=True).add(1e-10).sqrt())
+        frames = frame_waveform(torch.cat(parts, dim=1), self.config.frame_samples).transpose(1, 2)
         encoder: ResNet1dBiLSTM = self.encoder  # type: ignore[assignment]
         return encoder.layer_features(frames)
 
