@@ -313,7 +313,7 @@ class SqmScenes:
         noise: np.ndarray | None,
         rt60_add: float = 0.0,
     ) -> np.ndarray:
-        """``(3, samples)`` float64: left, right (BRIR * dry, plus ``noise`` at ``snr_db``) and the dry mono."""
+        """``(3, samples)`` float64: left, right (BRIR * dry, plus ``noise`` at ``snr_db``), dry mono."""
         n, start = self.config.num_samples, self.history
         dry = self.dry.clips[utterance]
         wet = fft_convolve(dry[None, :], self.brirs.brir(head, room, azimuth_deg, elevation_deg, rt60_add))
