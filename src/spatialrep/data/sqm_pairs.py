@@ -454,6 +454,7 @@ class PairDataset(Dataset[dict[str, Any]]):
         values: severities (default the kind's :data:`DEGRADATIONS`).
         content_change: a different utterance in the test signal.
         head, room: fix the head and room (default: drawn per item).
+        azimuth_deg: fix the reference azimuth (default: drawn from the grid).
         elevation_deg: fix the reference elevation (default: drawn from the grid; ``elevation`` sweeps
             start from the lowest ring).
         name: seed name (default the kind).
@@ -469,6 +470,7 @@ class PairDataset(Dataset[dict[str, Any]]):
         content_change: bool = False,
         head: int | None = None,
         room: int | None = None,
+        azimuth_deg: float | None = None,
         elevation_deg: float | None = None,
         name: str | None = None,
     ) -> None:
@@ -485,7 +487,7 @@ class PairDataset(Dataset[dict[str, Any]]):
             raise ValueError("the hrtf degradation needs at least two heads")
         self.scenes, self.kind, self.items = scenes, kind, items
         self.content_change, self.head, self.room = content_change, head, room
-        self.elevation_deg, self.name = elevation_deg, name or kind
+        self.azimuth_deg, self.elevation_deg, self.name = azimuth_deg, elevation_deg, name or kind
 
     def __len__(self) -> int:
         return self.items * len(self.values)
@@ -498,6 +500,8 @@ class PairDataset(Dataset[dict[str, Any]]):
         head = int(rng.integers(scenes.num_heads)) if self.head is None else self.head
         room = int(rng.integers(scenes.num_rooms)) if self.room is None else self.room
         az, el = scenes.random_direction(rng)
+        if self.azimuth_deg is not None:
+            az = self.azimuth_deg
         if kind == "elevation":
             el = cfg.elevations_deg[0] if self.elevation_deg is None else self.elevation_deg
         elif self.elevation_deg is not None:

@@ -65,6 +65,9 @@ __all__ = ["AZ_SWEEP_DEG", "EL_SWEEP_DEG", "run_sqm_experiment"]
 AZ_SWEEP_DEG = (0.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0)
 EL_SWEEP_DEG = (0.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0)
 EL_SWEEP_START_DEG = -30.0
+# The azimuth sweep starts at the right ear and turns through the front to the left ear, so the lateral angle
+# (what interaural cues encode) grows with Δ; a random start would fold back past 90° (front-back mirror).
+AZ_SWEEP_START_DEG = -90.0
 SPLITS = ("test", "unseen")
 SUMMARY_COLUMNS = ("split", "metric", "rmse_az", "rmse_el", "sc_az", "sc_el", "ca", "deg_mean", "two_afc")
 
@@ -313,6 +316,7 @@ def _evaluate(ctx: _Context, split: str) -> dict[str, Any]:
             AZ_SWEEP_DEG,
             content_change=True,
             head=0,
+            azimuth_deg=AZ_SWEEP_START_DEG,
             elevation_deg=0.0,
             name="az_sweep",
         ),

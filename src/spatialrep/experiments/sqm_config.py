@@ -122,6 +122,9 @@ class SqmExperimentConfig:
             elevations_deg=data.elevations_deg,
         )
         object.__setattr__(self, "model", model)
+        if self.enhance is not None and self.enhance.sample_rate != data.sample_rate:
+            enhance = dataclasses.replace(self.enhance, sample_rate=data.sample_rate)
+            object.__setattr__(self, "enhance", enhance)
 
     def variant_config(self, name: str) -> SqmConfig:
         """The model of run ``name`` (a variant, or ``combined-2ch``)."""
