@@ -41,13 +41,20 @@ class ResNet1dBiLSTM(Encoder):
         channels: channels of every block.
         lstm_hidden: hidden units per direction (output ``2 * lstm_hidden``; the paper's 64 values = 32).
         lstm_layers: BiLSTM layers (the paper's 2).
+        dropout: dropout after every block and LSTM layer but the last (training only).
 
     Shape:
         ``(batch, frames, input_dim) -> (batch, frames, 2 * lstm_hidden)`` (:meth:`forward_features`).
     """
 
     def __init__(
-        self, input_dim: int, blocks: int = 2, channels: int = 16, lstm_hidden: int = 32, lstm_layers: int = 2
+        self,
+        input_dim: int,
+        blocks: int = 2,
+        channels: int = 16,
+        lstm_hidden: int = 32,
+        lstm_layers: int = 2,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         for name, value in (("input_dim", input_dim), ("channels", channels), ("lstm_hidden", lstm_hidden)):
@@ -57,6 +64,9 @@ class ResNet1dBiLSTM(Encoder):
             raise ValueError(f"resnet1d_bilstm blocks must be a non-negative integer, got {blocks!r}")
         if not isinstance(lstm_layers, int) or lstm_layers < 1:
             raise ValueError(f"resnet1d_bilstm lstm_layers must be >= 1, got {lstm_layers!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"resnet1d_bilstm dropout must be in [0, 1), got {dropout!r}")
+        self.dropout = nn.Dropout(dropout)
         self.input_dim = input_dim
         self.output_dim = 2 * lstm_hidden
         self.stem = nn.Conv1d(input_dim, channels, 3, padding=1)
@@ -72,11 +82,11 @@ class ResNet1dBiLSTM(Encoder):
         h = torch.relu(self.stem(x.transpose(1, 2)))
         maps: list[Tensor] = []
         for block in self.blocks:
-            h = block(h)
+            h = self.dropout(block(h))
             maps.append(h.transpose(1, 2))
         seq = h.transpose(1, 2)
-        for lstm in self.lstms:
-            seq, _ = lstm(seq)
+        for index, lstm in enumerate(self.lstms):
+            seq, _ = lstm(seq if index == 0 else self.dropout(seq))
             maps.append(seq)
         return maps
 
