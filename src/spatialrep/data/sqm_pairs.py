@@ -88,7 +88,8 @@ class SqmDataConfig:
         rooms: random training rooms (besides the free field when ``anechoic``).
         anechoic: also render in the free field.
         synthetic_heads: spherical-head subjects besides KEMAR.
-        unseen_rooms, unseen_heads: held-out rooms and spherical heads of the ``unseen`` split.
+        unseen_rooms, unseen_heads: held-out rooms and spherical heads of the ``unseen`` split (no rooms: the
+            free field, which then holds out heads and voices only).
         unseen_voice_fraction: share of the voices held out for ``unseen``.
         pool_size: utterances in each split's dry pool.
         snr_db: white noise added to each ear (``None``: none).
@@ -131,8 +132,10 @@ class SqmDataConfig:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if self.rooms == 0 and not self.anechoic:
             raise ValueError("give rooms >= 1 or anechoic: true (no acoustic condition to render)")
-        if self.unseen_rooms < 1 or self.unseen_heads < 1:
-            raise ValueError("unseen_rooms and unseen_heads must be >= 1 (the unseen split needs them)")
+        if self.unseen_heads < 1:
+            raise ValueError("unseen_heads must be >= 1 (the unseen split needs a head)")
+        if self.unseen_rooms < 1 and not self.anechoic:
+            raise ValueError("unseen_rooms must be >= 1 unless anechoic (the unseen split needs a room)")
         if not 0 < self.unseen_voice_fraction < 1:
             raise ValueError(f"unseen_voice_fraction must be in (0, 1), got {self.unseen_voice_fraction!r}")
         if not (isinstance(self.pool_size, int) and self.pool_size >= 4):
@@ -282,7 +285,7 @@ class SqmScenes:
         seen_voices, unseen_voices = _voices(seed, config.unseen_voice_fraction)
         if split == "unseen":
             heads: list[Any] = spheres[config.synthetic_heads :]
-            rooms: list[ShoeboxRoom | None] = list(all_rooms[config.rooms :])
+            rooms: list[ShoeboxRoom | None] = list(all_rooms[config.rooms :]) or [None]
             voices = unseen_voices
         else:
             heads = [make_receiver(KEMAR, rate), *spheres[: config.synthetic_heads]]
@@ -563,9 +566,9 @@ class ClipDataset(Dataset[dict[str, Any]]):
     def __init__(
         self,
         scenes: SqmScenes,
-        azimuth_deg: Sequence[float],
-        elevation_deg: Sequence[float],
-        group: Sequence[int] | None = None,
+        azimuth_deg: Sequence[float] | np.ndarray,
+        elevation_deg: Sequence[float] | np.ndarray,
+        group: Sequence[int] | np.ndarray | None = None,
         *,
         head: int | None = None,
         room: int | None = None,

@@ -29,6 +29,7 @@ Output folder layout (a rerun skips finished units, so a killed run resumes; tra
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -496,23 +497,18 @@ def run_sqm_experiment(
     """Run (or resume) the experiment; see the module docstring."""
     out = Path(out_dir)
     ctx = _Context(config, out, log)
-    units = [
-        Unit(f"train/{run}", ctx.run_dir(run) / "done.json", lambda run=run: _train(ctx, run))
-        for run in config.runs
-    ]
+    units: list[Unit] = []
+    for run in config.runs:
+        units.append(
+            Unit(f"train/{run}", ctx.run_dir(run) / "done.json", functools.partial(_train, ctx, run))
+        )
     if config.enhance is not None:
-        units += [
-            Unit(
-                f"enhance/{loss}",
-                out / "enhance" / loss / "done.json",
-                lambda loss=loss: _enhance_run(ctx, loss),
-            )
-            for loss in config.enhance.losses
-        ]
-    units += [
-        Unit(f"evaluate/{split}", out / "eval" / f"{split}.json", lambda split=split: _evaluate(ctx, split))
-        for split in SPLITS
-    ]
+        for loss in config.enhance.losses:
+            marker = out / "enhance" / loss / "done.json"
+            units.append(Unit(f"enhance/{loss}", marker, functools.partial(_enhance_run, ctx, loss)))
+    for split in SPLITS:
+        marker = out / "eval" / f"{split}.json"
+        units.append(Unit(f"evaluate/{split}", marker, functools.partial(_evaluate, ctx, split)))
     if config.enhance is not None:
         units.append(Unit("evaluate/enhance", out / "eval" / "enhance.json", lambda: _enhance_eval(ctx)))
     with _threads(config.threads):

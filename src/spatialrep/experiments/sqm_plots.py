@@ -14,8 +14,22 @@ from spatialrep.io.figures import pyplot, save_figure
 __all__ = ["make_plots"]
 
 
+PLOTTED = (
+    "combined",
+    "combined (embedding)",
+    "combined-2ch",
+    "doa-classif",
+    "cue",
+    "l1",
+    "mrstft",
+    "sfd-embedding",
+)
+"""The metrics drawn in the per-metric panels (every metric is in the D-vs-Δ curves and the tables)."""
+
+
 def _save(fig: Any, path: Path) -> str:
-    return str(save_figure(fig, path, dpi=110, format="png", bbox_inches="tight"))
+    fig.subplots_adjust(wspace=0.35, hspace=0.45)
+    return str(save_figure(fig, path, dpi=80, format="png"))
 
 
 def _metrics(data: Mapping[str, np.ndarray]) -> list[str]:
@@ -25,8 +39,8 @@ def _metrics(data: Mapping[str, np.ndarray]) -> list[str]:
 def _normalised_means(delta: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     levels = np.unique(delta)
     means = np.array([d[delta == v].mean() for v in levels])
-    top = np.max(np.abs(means)) or 1.0
-    return levels, means / top
+    span = float(means.max() - means.min()) or 1.0
+    return levels, (means - means.min()) / span  # min-max: the trend, whatever each metric's offset
 
 
 def make_plots(
@@ -44,13 +58,13 @@ def make_plots(
                 x, y = _normalised_means(data[f"{what}_delta"], data[f"{what}__{name}"])
                 ax.plot(x, y, marker="o", ms=3, label=name)
             ax.set_xlabel(f"Δ{what} (deg)")
-            ax.set_ylabel("mean D / max")
+            ax.set_ylabel("mean D (min-max scaled)")
             ax.set_title(f"{split}: D vs Δ{what} (content not matched)")
     axes[0][1].legend(fontsize=7, loc="lower right")
     paths.append(_save(fig, out / "d_vs_delta.png"))
     # common-area histograms
     for split, data in splits.items():
-        names = _metrics(data)
+        names = [n for n in _metrics(data) if n in PLOTTED]
         fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.6), squeeze=False)
         for ax, name in zip(axes[0], names, strict=True):
             s, x = data[f"ca_same__{name}"], data[f"ca_diff__{name}"]
@@ -68,7 +82,7 @@ def make_plots(
         )
         fig, axes = plt.subplots(1, len(kinds), figsize=(2.6 * len(kinds), 2.8), squeeze=False)
         for ax, kind in zip(axes[0], kinds, strict=True):
-            for name in _metrics(data):
+            for name in [n for n in _metrics(data) if n in PLOTTED]:
                 x, y = _normalised_means(data[f"deg_{kind}__rank"], data[f"deg_{kind}__{name}"])
                 ax.plot(x, y, marker=".", label=name)
             ax.set_title(kind, fontsize=8)

@@ -188,7 +188,8 @@ def enhance_step(
         clean, dry = batch["clean"], batch["dry"]
         logs: dict[str, Tensor] = {"l1": (estimate - clean).abs().mean()}
         if loss == "mrstft":
-            logs["mrstft"] = MultiResolutionStftDistance(model.config.sample_rate)(clean, estimate).mean()
+            rate = int(getattr(model, "sample_rate", 16000))
+            logs["mrstft"] = MultiResolutionStftDistance(rate)(clean, estimate).mean()
         if metric is not None and "sqm" in loss:
             metric.to(estimate.device)
             logs["sqm"] = metric(clean, estimate, dry, dry).mean()
