@@ -66,6 +66,10 @@ def test_itd_step_moves_the_gcc_phat_peak_by_tau(scenes):
         test = gcc_phat_itd(torch.tensor(item["test"][None, :2], dtype=torch.float64), rate).item()
         # the right ear is delayed by tau: t_left - t_right falls by tau
         assert ref - test == pytest.approx(item["severity"] * 1e-6, abs=1.5 / (8 * rate))
+    again = PairDataset(SqmScenes(CONFIG, "train"), "itd", 2, room=0, head=1)[7]  # reproducible
+    assert np.array_equal(again["test"], data[7]["test"]) and np.array_equal(
+        again["reference"], data[7]["reference"]
+    )
 
 
 def test_signal_degradations_are_graded():
