@@ -56,10 +56,12 @@ from spatialrep.experiments.sqm_config import SqmExperimentConfig
 from spatialrep.experiments.sqm_plots import make_plots
 from spatialrep.io.arrays import load_npz, save_npz
 from spatialrep.losses.triplet import CosineDistance
+from spatialrep.methods.classic import classic_localizer
 from spatialrep.methods.enhance import EnhanceDataset, si_sdr, train_enhancer
 from spatialrep.methods.registry import load_model
 from spatialrep.methods.sqm import SpatialQualityMetric, SqmModel, train_sqm
 from spatialrep.methods.sqm_baselines import L1Distance, MultiResolutionStftDistance, SfdEmbeddingDistance
+from spatialrep.simulate.hrtf import load_default_hrtf
 
 __all__ = ["AZ_SWEEP_DEG", "EL_SWEEP_DEG", "run_sqm_experiment"]
 
@@ -431,6 +433,10 @@ def _enhance_run(ctx: _Context, loss: str) -> dict[str, Any]:
     return {"steps": trained.fit.global_step}
 
 
+def wrap_angle(radians: np.ndarray) -> np.ndarray:
+    return np.asarray((radians + np.pi) % (2 * np.pi) - np.pi)
+
+
 def _enhance_eval(ctx: _Context) -> dict[str, Any]:
     cfg = ctx.cfg.enhance
     assert cfg is not None
@@ -443,6 +449,8 @@ def _enhance_eval(ctx: _Context) -> dict[str, Any]:
     sqm = SpatialQualityMetric(ctx.model("combined"))
     mrstft = MultiResolutionStftDistance(rate)
     clean_cues = binaural_cues(clean.double(), rate).numpy()
+    srp = classic_localizer("srp-phat", load_default_hrtf(rate))
+    clean_azimuth = srp.localize(clean.double(), rate).azimuth
     rows = []
     outputs = {"noisy": noisy}
     for loss in cfg.losses:
@@ -463,6 +471,12 @@ def _enhance_eval(ctx: _Context) -> dict[str, Any]:
                     "d_itd_us": float(err[1]),
                     "d_iacc": float(err[2]),
                     "sqm_d": float(sqm(clean, est, dry, dry).mean()),
+                    # SRP-PHAT direction of the output vs of the clean target (KEMAR tables), degrees
+                    "srp_error_deg": float(
+                        np.degrees(
+                            np.abs(wrap_angle(srp.localize(est.double(), rate).azimuth - clean_azimuth))
+                        ).mean()
+                    ),
                 }
             )
     return {"rows": rows}
