@@ -88,6 +88,11 @@ def test_mono_fallback_warns_once_and_given_mono_does_not():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         two_channel(ref, test)
+        # the 2-channel model drops a third (mono) channel where the protocols get one
+        model = two_channel.model
+        three = torch.cat([ref, 0.5 * ref.sum(1, keepdim=True)], dim=1)
+        torch.testing.assert_close(model.embed(three, 8000), model.embed(ref, 8000))
+        assert model.localize(three, 8000).azimuth.shape == (1,)
 
 
 def test_bad_inputs_are_named():

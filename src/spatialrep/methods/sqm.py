@@ -285,16 +285,11 @@ class SqmModel(nn.Module):
         return torch.cat([binaural, mono.to(binaural.dtype).unsqueeze(1)], dim=1)
 
     def _audio(self, audio: Tensor, sample_rate: int, name: str = "audio") -> Tensor:
-        """Accept ``(batch, 2 or input_channels, time)``; a 3rd channel is the mono."""
-        if (
-            isinstance(audio, Tensor)
-            and audio.ndim in (2, 3)
-            and audio.shape[-2] == 3
-            and self.config.use_mono
-        ):
+        """Accept ``(batch, 2 or 3, time)``; a 3rd channel is the mono (dropped by a 2-channel model)."""
+        if isinstance(audio, Tensor) and audio.ndim in (2, 3) and audio.shape[-2] == 3:
             checked = check_audio(audio, sample_rate, expected_rate=self.sample_rate, num_channels=3,
                                   min_samples=self.min_samples, name=name)  # fmt: skip
-            return checked
+            return checked if self.config.use_mono else checked[:, :2]
         checked = check_audio(audio, sample_rate, expected_rate=self.sample_rate, num_channels=2,
                               min_samples=self.min_samples, name=name)  # fmt: skip
         return self.prepare(checked, None, name)
