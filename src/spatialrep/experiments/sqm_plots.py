@@ -54,9 +54,10 @@ def make_plots(
     for row, (split, data) in enumerate(splits.items()):
         for col, what in enumerate(("az", "el")):
             ax = axes[row][col]
-            for name in _metrics(data):
+            for k, name in enumerate(_metrics(data)):
                 x, y = _normalised_means(data[f"{what}_delta"], data[f"{what}__{name}"])
-                ax.plot(x, y, marker="o", ms=3, label=name)
+                style = "-" if k < 10 else "--"  # 10 colours, then dashed
+                ax.plot(x, y, style, marker="o", ms=3, color=f"C{k % 10}", label=name)
             ax.set_xlabel(f"Δ{what} (deg)")
             ax.set_ylabel("mean D (min-max scaled)")
             ax.set_title(f"{split}: D vs Δ{what} (content not matched)")
