@@ -99,7 +99,7 @@ def make_plots(
         proj = emb @ vt[:2].T
         fig, ax = plt.subplots(figsize=(4, 4))
         ax.scatter(proj[:, 0], proj[:, 1], c=data["retrieval_groups"], cmap="tab20", s=12)
-        ax.set_title(f"{split}: combined embeddings (PCA), colour = direction")
+        ax.set_title(f"{split}: combined, PCA\n(colour = direction)", fontsize=9)
         paths.append(_save(fig, out / f"embedding_pca_{split}.png"))
     if enhancement:
         fig, axes = plt.subplots(1, 3, figsize=(10, 3))
