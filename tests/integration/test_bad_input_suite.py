@@ -361,6 +361,15 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("exp-out-suffix", ["export", "--model", f"{W}/model", "--out", f"{T}/m.txt"], ".onnx"),
     ("exp-context-zero", ["export", "--model", f"{W}/model", "--out", f"{T}/m.onnx", "--context-s", "0"],
      "positive"),
+    # score (SQM-BS and the cue distance)
+    ("score-missing", ["score", f"{W}/missing.wav", f"{W}/good.wav", "--metric", "cue"], "not found"),
+    ("score-corrupt", ["score", f"{W}/good.wav", f"{W}/corrupt.wav", "--metric", "cue"], "corrupt.wav"),
+    ("score-silent", ["score", f"{W}/silent.wav", f"{W}/good.wav", "--metric", "cue"], "silent"),
+    ("score-nan", ["score", f"{W}/nan.wav", f"{W}/good.wav", "--metric", "cue"], "nan"),
+    ("score-mono-file", ["score", f"{W}/mono.wav", f"{W}/good.wav", "--metric", "cue"], "channels"),
+    ("score-no-model", ["score", f"{W}/good.wav", f"{W}/good.wav"], "--model"),
+    ("score-not-sqm", ["score", f"{W}/good.wav", f"{W}/good.wav", "--model", f"{W}/model"], "not an SQM-BS"),
+    ("score-metric", ["score", f"{W}/good.wav", f"{W}/good.wav", "--metric", "bogus"], "invalid choice"),
     # info and the top level
     ("info-flag", ["info", "--bogus"], "unrecognized"),
     ("no-command", ["bogus-command"], "invalid choice"),

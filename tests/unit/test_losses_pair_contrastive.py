@@ -276,6 +276,6 @@ def test_docs_examples_run():
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "losses.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
-    assert len(blocks) == 3  # pair contrastive loss, k-NN regression, NT-Xent
+    assert len(blocks) == 4  # pair contrastive loss, k-NN regression, NT-Xent, triplet (SQM-BS)
     for block in blocks:
         exec(block, {})

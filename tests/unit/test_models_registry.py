@@ -18,6 +18,7 @@ SMALL: dict[str, dict[str, Any]] = {
         "gru_hidden": 5, "gru_layers": 2, "dropout": 0.2,
     },
     "mlp": {"input_dim": 12, "hidden_sizes": (16,), "output_dim": 8, "dropout": 0.2},
+    "resnet1d_bilstm": {"input_dim": 12, "blocks": 2, "channels": 4, "lstm_hidden": 3, "dropout": 0.2},
 }  # fmt: skip
 
 

@@ -21,8 +21,8 @@ from spatialrep import __version__
 
 # Subcommand modules, in the order --help lists them.
 _COMMANDS = (
-    "demo", "simulate", "dataset", "features", "experiment", "benchmark", "localize", "embed", "report",
-    "export", "info",
+    "demo", "simulate", "dataset", "features", "experiment", "benchmark", "localize", "score", "embed",
+    "report", "export", "info",
 )  # fmt: skip
 
 EXIT_USER_ERROR = 2

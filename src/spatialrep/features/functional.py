@@ -46,11 +46,13 @@ __all__ = [
     "cps_phat_phase",
     "cross_spectrum",
     "default_max_lag",
+    "frame_waveform",
     "gcc",
     "gcc_from_stft",
     "gcc_lags",
     "gcc_phat",
     "hz_to_mel",
+    "iacc",
     "ild",
     "ild_from_stft",
     "ipd",
@@ -1298,3 +1300,60 @@ def salsa_lite(
     )
     spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode)
     return salsa_lite_from_stft(spec, scale, ref=ref, floor=floor)
+
+
+# ----------------------------------------------------------------------------------------------------
+# waveform framing and interaural coherence (SQM-BS)
+
+
+def frame_waveform(x: Tensor, frame_length: int) -> Tensor:
+    """Lossless space-to-depth framing: non-overlapping frames of ``frame_length`` samples as channels.
+
+    The end is zero-padded to a whole frame, so nothing is dropped: output channel ``c * frame_length + k`` of
+    frame ``t`` is sample ``t * frame_length + k`` of input channel ``c``.
+
+    Shape:
+        ``(..., channel, time)`` -> ``(..., channel * frame_length, ceil(time / frame_length))``.
+
+    Raises:
+        ValueError: ``frame_length < 1``, or an input that is not a real ``(..., channel, time)`` tensor.
+    """
+    check_signal(x)
+    frame_length = check_positive_int(frame_length, "frame_length")
+    time = x.shape[-1]
+    frames = -(-time // frame_length)
+    padded = torch.nn.functional.pad(x, (0, frames * frame_length - time))
+    shaped = padded.reshape(*x.shape[:-1], frames, frame_length)  # (..., C, T', F)
+    return shaped.transpose(-1, -2).reshape(*x.shape[:-2], x.shape[-2] * frame_length, frames)
+
+
+def iacc(x: Tensor, sample_rate: float, max_lag_s: float = 1e-3, eps: float = DEFAULT_EPS) -> Tensor:
+    """Interaural cross-correlation coefficient: the largest normalised cross-correlation of the two
+    channels over lags ``|k| <= max_lag_s``.
+
+    ``IACC = max_k |sum_n x_0[n] x_1[n + k]| / sqrt(E_0 E_1)``, in ``[0, 1]``: 1 for a delayed (or scaled)
+    copy, near 0 for independent noises. Computed with a zero-padded FFT (no circular wrap).
+
+    Shape:
+        ``(..., 2, time)`` -> ``(...)``.
+
+    Raises:
+        ValueError: not two channels, a non-positive rate or a negative ``max_lag_s``.
+    """
+    check_signal(x, min_channels=2)
+    if x.shape[-2] != 2:
+        raise ValueError(f"iacc needs two channels (left, right), got {x.shape[-2]}")
+    if not sample_rate > 0:
+        raise ValueError(f"sample_rate must be > 0, got {sample_rate!r}")
+    if not max_lag_s >= 0:
+        raise ValueError(f"max_lag_s must be >= 0, got {max_lag_s!r}")
+    time = x.shape[-1]
+    max_lag = min(round(max_lag_s * sample_rate), time - 1)
+    n = 1 << (2 * time - 1).bit_length()
+    spec = torch.fft.rfft(x, n=n)
+    corr = torch.fft.irfft(torch.conj(spec[..., 0, :]) * spec[..., 1, :], n=n)  # corr[k] = sum x0[m] x1[m+k]
+    lags = (
+        torch.cat([corr[..., : max_lag + 1], corr[..., n - max_lag :]], dim=-1) if max_lag else corr[..., :1]
+    )
+    energy = torch.sqrt((x[..., 0, :] ** 2).sum(-1) * (x[..., 1, :] ** 2).sum(-1))
+    return lags.abs().amax(dim=-1) / energy.clamp_min(eps)

@@ -11,13 +11,16 @@ from spatialrep.losses.pair_contrastive import (
     weakly_supervised_label_distances,
     weakly_supervised_neighbours,
 )
+from spatialrep.losses.triplet import CosineDistance, TripletMarginLoss
 
 __all__ = [
     "BaseDistance",
+    "CosineDistance",
     "CosineSimilarity",
     "EuclideanDistance",
     "NTXentLoss",
     "PairContrastiveLoss",
+    "TripletMarginLoss",
     "adaptive_margin",
     "arc_to_chord",
     "supervised_label_distances",

@@ -11,6 +11,7 @@ from spatialrep.models.heads import CLIP_POOLINGS, FramewiseClassifier, LinearHe
 from spatialrep.models.inputs import feature_maps_to_sequence, sequence_to_feature_maps
 from spatialrep.models.mlp import MLPEncoder
 from spatialrep.models.registry import Encoder, EncoderConfig, create_encoder, list_encoders, register_encoder
+from spatialrep.models.resnet1d import ResNet1dBiLSTM
 
 __all__ = [
     "CLIP_POOLINGS",
@@ -24,6 +25,7 @@ __all__ = [
     "FreezableEncoder",
     "LinearHead",
     "MLPEncoder",
+    "ResNet1dBiLSTM",
     "create_encoder",
     "feature_maps_to_sequence",
     "list_encoders",
