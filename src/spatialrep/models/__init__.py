@@ -4,6 +4,7 @@ Importing this package registers every encoder: :func:`list_encoders` names them
 :func:`create_encoder` builds one. Models take features as input and never import :mod:`spatialrep.simulate`.
 """
 
+from spatialrep.models.ast import ASTBackbone, ASTEncoder, FeatureAttention, FusionStem, PatchEmbed, patch_mask
 from spatialrep.models.conformer import CausalConformer, ConformerLayerState, ConformerState
 from spatialrep.models.crnn import CRNN
 from spatialrep.models.freezable import FreezableEncoder
@@ -13,6 +14,12 @@ from spatialrep.models.mlp import MLPEncoder
 from spatialrep.models.registry import Encoder, EncoderConfig, create_encoder, list_encoders, register_encoder
 
 __all__ = [
+    "ASTBackbone",
+    "ASTEncoder",
+    "FeatureAttention",
+    "FusionStem",
+    "PatchEmbed",
+    "patch_mask",
     "CLIP_POOLINGS",
     "CRNN",
     "CausalConformer",
