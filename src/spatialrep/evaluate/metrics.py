@@ -249,7 +249,9 @@ def distance_error_rate(
     k_hat = _as_numpy(pred_bins, "pred_bins")
     d = _as_numpy(true_distance_m, "true_distance_m")
     if k_hat.shape != d.shape:
-        raise ValueError(f"pred_bins and true_distance_m must have the same shape, got {k_hat.shape}, {d.shape}")
+        raise ValueError(
+            f"pred_bins and true_distance_m must have the same shape, got {k_hat.shape}, {d.shape}"
+        )
     if not bin_m > 0:
         raise ValueError(f"bin_m={bin_m!r} must be > 0")
     if k_hat.size == 0:

@@ -432,8 +432,8 @@ def feature_preset(name: str, **overrides: Any) -> FeatureConfig:
         64 lags -> ``(10, 64, frames)``; 40 ms windows, 20 ms hop, n_fft 1024.
         ``spatialast``: SpatialAST's input at 16 kHz, log-mel L/R + mel-band cos/sin IPD, 128 mels from 50 Hz
         -> ``(4, 128, frames)``; Hann 512, hop 160. ``dspast``: the same + mel ILD (dB) + GCC-PHAT at 128 lags
-        of 1/2 sample (±2 ms) -> ``(6, 128, frames)``. ``spatialast_32k`` / ``dspast_32k``: the papers' 32 kHz,
-        Hann 1024, hop 320, 128 mels 50 Hz - 14 kHz (GCC-PHAT: 128 whole-sample lags, ±2 ms).
+        of 1/2 sample (±2 ms) -> ``(6, 128, frames)``. ``spatialast_32k`` / ``dspast_32k``: the papers'
+        32 kHz, Hann 1024, hop 320, 128 mels 50 Hz - 14 kHz (GCC-PHAT: 128 whole-sample lags, ±2 ms).
 
     Raises:
         ValueError: unknown preset (lists the valid ones), unknown or invalid override.

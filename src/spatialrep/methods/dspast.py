@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
+
 from spatialrep.features.frontend import feature_preset
 from spatialrep.methods.spatialast import SpatialAstConfig, SpatialAstModelBase
 from spatialrep.train import Stage, TrainConfig, register_model
@@ -26,8 +28,10 @@ def dspast_config(**changes: Any) -> SpatialAstConfig:
     """DSpAST's configuration: the ``dspast`` stack, three branches, feature attention, AdaCos heads; any
     :class:`SpatialAstConfig` field may be changed (``frontend=feature_preset("spatialast")`` for the
     4-feature ablation, ``attention=False`` for the one without attention)."""
-    base: dict[str, Any] = {"frontend": feature_preset("dspast"), "branches": 3, "attention": True, "head": "adacos"}
-    return SpatialAstConfig(**{**base, **changes})
+    with torch.device("cpu"):  # GCC lag tables are real tensors even under a "meta" default device
+        base: dict[str, Any] = {"frontend": feature_preset("dspast"), "branches": 3, "attention": True,
+                                "head": "adacos"}  # fmt: skip
+        return SpatialAstConfig(**{**base, **changes})
 
 
 @register_model("dspast_model")
@@ -62,4 +66,3 @@ def paper_stages(steps_per_epoch: Sequence[int], batch_size: int = 128, **train:
         )  # fmt: skip
         stages.append(Stage(name, config, weights, fraction, sampler))
     return stages
-

@@ -46,8 +46,10 @@ class SpatialTargetConfig:
     def __post_init__(self) -> None:
         if not (isinstance(self.distance_bin_m, int | float) and self.distance_bin_m > 0):
             raise ConfigError(f"targets.distance_bin_m={self.distance_bin_m!r} must be > 0")
-        if isinstance(self.num_distance_bins, bool) or not isinstance(self.num_distance_bins, int) or (
-            self.num_distance_bins < 2
+        if (
+            isinstance(self.num_distance_bins, bool)
+            or not isinstance(self.num_distance_bins, int)
+            or (self.num_distance_bins < 2)
         ):
             raise ConfigError(f"targets.num_distance_bins={self.num_distance_bins!r} must be an integer >= 2")
         for name, span in (("azimuth_bin_deg", 360.0), ("elevation_bin_deg", 180.0)):
@@ -95,7 +97,9 @@ class SpatialTargets:
         row = torch.zeros(len(self.class_names))
         for name in classes:
             if name not in self._index:
-                raise ValueError(f"class {name!r} is not one of the model's classes ({', '.join(self.class_names)})")
+                raise ValueError(
+                    f"class {name!r} is not one of the model's classes ({', '.join(self.class_names)})"
+                )
             row[self._index[name]] = 1.0
         return row
 
@@ -106,7 +110,9 @@ class SpatialTargets:
 
     def azimuth_bin(self, azimuth_deg: Any) -> Tensor:
         a = torch.as_tensor(azimuth_deg, dtype=torch.float64)
-        return torch.remainder(torch.round(a / self.config.azimuth_bin_deg), self.config.num_azimuth_bins).long()
+        return torch.remainder(
+            torch.round(a / self.config.azimuth_bin_deg), self.config.num_azimuth_bins
+        ).long()
 
     def elevation_bin(self, elevation_deg: Any) -> Tensor:
         e = torch.as_tensor(elevation_deg, dtype=torch.float64)

@@ -68,7 +68,8 @@ class SpatialAstConfig:
 
     Attributes:
         frontend: the feature stack (:func:`~spatialrep.features.feature_preset` ``spatialast`` / ``dspast``).
-        backbone: an :data:`~spatialrep.models.ast.AST_SIZES` name (``ast_tiny``, ``ast_small``, ``ast_base``).
+        backbone: an :data:`~spatialrep.models.ast.AST_SIZES` name (``ast_tiny``, ``ast_small``,
+            ``ast_base``).
         backbone_overrides: changes to that size (``dropout``, ``mlp_ratio``, ``depth``...).
         targets: the distance / direction bins.
         head: distance and direction heads, one of :data:`HEADS`.
@@ -96,8 +97,8 @@ class SpatialAstConfig:
         check_sections(self, {"frontend": FeatureConfig, "targets": SpatialTargetConfig})
         if self.backbone not in AST_SIZES:
             raise ConfigError(f"backbone={self.backbone!r} is not one of {', '.join(AST_SIZES)}")
-        unknown = set(self.backbone_overrides) - {"embed_dim", "depth", "num_heads", "patch_size", "mlp_ratio",
-                                                    "dropout"}  # fmt: skip
+        valid = {"embed_dim", "depth", "num_heads", "patch_size", "mlp_ratio", "dropout"}
+        unknown = set(self.backbone_overrides) - valid
         if unknown:
             raise ConfigError(f"backbone_overrides: unknown key(s) {', '.join(sorted(unknown))}")
         object.__setattr__(self, "backbone_overrides", dict(self.backbone_overrides))
@@ -108,7 +109,9 @@ class SpatialAstConfig:
         if self.attention and self.branches != 3:
             raise ConfigError("attention=true needs branches=3 (DSpAST's per-task feature attention)")
         if self.frontend.num_channels != 2:
-            raise ConfigError(f"frontend.num_channels={self.frontend.num_channels}: the model is binaural (2)")
+            raise ConfigError(
+                f"frontend.num_channels={self.frontend.num_channels}: the model is binaural (2)"
+            )
         for name in ("mask_time", "mask_freq"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0 <= value < 1):
@@ -121,7 +124,9 @@ class SpatialAstConfig:
             isinstance(self.max_frames, bool) or not isinstance(self.max_frames, int)
             or self.max_frames < self.patch_size
         ):  # fmt: skip
-            raise ConfigError(f"max_frames={self.max_frames!r} must be an integer >= the patch {self.patch_size}")
+            raise ConfigError(
+                f"max_frames={self.max_frames!r} must be an integer >= the patch {self.patch_size}"
+            )
 
     @property
     def size(self) -> dict[str, Any]:
@@ -145,7 +150,10 @@ class SpatialAstConfig:
 
 
 def _as_config(value: SpatialAstConfig | Mapping[str, Any]) -> SpatialAstConfig:
-    return value if isinstance(value, SpatialAstConfig) else SpatialAstConfig.from_dict(value)
+    # Validating a FeatureConfig computes lag tables: on real tensors even when a checkpoint builds the model
+    # on "meta".
+    with torch.device("cpu"):
+        return value if isinstance(value, SpatialAstConfig) else SpatialAstConfig.from_dict(value)
 
 
 def _classifier(head: str, width: int, classes: int) -> nn.Module:
@@ -172,10 +180,12 @@ class SpatialAstModelBase(nn.Module):
     def __init__(self, config: SpatialAstConfig | Mapping[str, Any], class_names: Sequence[str]) -> None:
         super().__init__()
         self.config = _as_config(config)
-        self.targets = SpatialTargets(class_names, self.config.targets)
+        with torch.device("cpu"):
+            self.targets = SpatialTargets(class_names, self.config.targets)
         self.class_names = list(self.targets.class_names)
         c = self.config
-        self.frontend = FeatureFrontEnd(c.frontend)
+        with torch.device("cpu"):  # windows and filterbanks stay real when a checkpoint builds on "meta"
+            self.frontend = FeatureFrontEnd(c.frontend)
         maps = c.num_maps
         self.input_norm = nn.BatchNorm2d(maps)
         self.backbone = ASTBackbone(num_cls=len(TASKS), **c.size)
@@ -452,7 +462,9 @@ def spatial_step(
             total = total + weights["distance"] * terms["distance_loss"]
         if "direction" in tasks:
             direction = embeddings["direction"][single]
-            terms["azimuth_loss"] = model.head_loss("azimuth", direction, batch["azimuth"].to(stack.device)[single])
+            terms["azimuth_loss"] = model.head_loss(
+                "azimuth", direction, batch["azimuth"].to(stack.device)[single]
+            )
             terms["elevation_loss"] = model.head_loss(
                 "elevation", direction, batch["elevation"].to(stack.device)[single]
             )

@@ -4,7 +4,14 @@ Importing this package registers every encoder: :func:`list_encoders` names them
 :func:`create_encoder` builds one. Models take features as input and never import :mod:`spatialrep.simulate`.
 """
 
-from spatialrep.models.ast import ASTBackbone, ASTEncoder, FeatureAttention, FusionStem, PatchEmbed, patch_mask
+from spatialrep.models.ast import (
+    ASTBackbone,
+    ASTEncoder,
+    FeatureAttention,
+    FusionStem,
+    PatchEmbed,
+    patch_mask,
+)
 from spatialrep.models.conformer import CausalConformer, ConformerLayerState, ConformerState
 from spatialrep.models.crnn import CRNN
 from spatialrep.models.freezable import FreezableEncoder
@@ -14,26 +21,26 @@ from spatialrep.models.mlp import MLPEncoder
 from spatialrep.models.registry import Encoder, EncoderConfig, create_encoder, list_encoders, register_encoder
 
 __all__ = [
-    "ASTBackbone",
-    "ASTEncoder",
-    "FeatureAttention",
-    "FusionStem",
-    "PatchEmbed",
-    "patch_mask",
     "CLIP_POOLINGS",
     "CRNN",
+    "ASTBackbone",
+    "ASTEncoder",
     "CausalConformer",
     "ConformerLayerState",
     "ConformerState",
     "Encoder",
     "EncoderConfig",
+    "FeatureAttention",
     "FramewiseClassifier",
     "FreezableEncoder",
+    "FusionStem",
     "LinearHead",
     "MLPEncoder",
+    "PatchEmbed",
     "create_encoder",
     "feature_maps_to_sequence",
     "list_encoders",
+    "patch_mask",
     "register_encoder",
     "sequence_to_feature_maps",
 ]

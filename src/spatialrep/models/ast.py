@@ -156,9 +156,7 @@ class ASTBackbone(nn.Module):
         for name, value in (("embed_dim", embed_dim), ("depth", depth), ("num_heads", num_heads)):
             _positive(name, value)
         if embed_dim % num_heads or embed_dim % 4:
-            raise ValueError(
-                f"embed_dim={embed_dim} must be a multiple of num_heads={num_heads} and of 4"
-            )
+            raise ValueError(f"embed_dim={embed_dim} must be a multiple of num_heads={num_heads} and of 4")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
         self.embed_dim = embed_dim
@@ -169,9 +167,14 @@ class ASTBackbone(nn.Module):
         nn.init.normal_(self.cls, std=0.02)
         self.blocks = nn.ModuleList(
             nn.TransformerEncoderLayer(
-                embed_dim, num_heads, int(embed_dim * mlp_ratio), dropout=dropout, activation="gelu",
-                batch_first=True, norm_first=True,
-            )  # fmt: skip
+                embed_dim,
+                num_heads,
+                int(embed_dim * mlp_ratio),
+                dropout=dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+            )
             for _ in range(depth)
         )
         self.norm = nn.LayerNorm(embed_dim)
@@ -214,7 +217,7 @@ class FeatureAttention(nn.Module):
         hidden: width of ``W0`` (default ``C``; the paper leaves it unstated).
 
     Shape:
-        ``forward``: ``(batch, C, bins, frames) -> ((batch, C, bins, frames) x ⊙ M(x), (batch, C, 1, 1) M(x))``.
+        ``forward``: ``(batch, C, bins, frames) -> (x ⊙ M(x), M(x))``, the weights ``(batch, C, 1, 1)``.
     """
 
     def __init__(self, channels: int, hidden: int | None = None) -> None:
@@ -268,7 +271,9 @@ class ASTEncoder(Encoder):
         self.backbone = ASTBackbone(num_cls=num_cls, **size)
         bins = input_dim // num_maps
         if bins % self.backbone.patch_size:
-            raise ValueError(f"{bins} bins per map are not a multiple of the patch {self.backbone.patch_size}")
+            raise ValueError(
+                f"{bins} bins per map are not a multiple of the patch {self.backbone.patch_size}"
+            )
         self.stem = FusionStem(num_maps)
         self.output_dim = self.backbone.embed_dim
 

@@ -1,5 +1,5 @@
-"""Curricula: successive training stages (DSpAST's three), each a :func:`fit` run that starts from the previous
-stage's weights.
+"""Curricula: successive training stages (DSpAST's three), each a :func:`fit` run that starts from the
+previous stage's weights.
 
 A :class:`Stage` carries its own :class:`TrainConfig` (learning rate, length, warm-up, layer decay), the loss
 weights the method's step reads, the share of the training set one epoch draws (``epoch_fraction``) and how
@@ -74,7 +74,9 @@ class Stage:
         if not (isinstance(self.epoch_fraction, int | float) and 0 < self.epoch_fraction <= 1):
             raise ConfigError(f"stage {self.name}: epoch_fraction={self.epoch_fraction!r} must be in (0, 1]")
         if self.sampler not in SAMPLERS:
-            raise ConfigError(f"stage {self.name}: sampler={self.sampler!r} is not one of {', '.join(SAMPLERS)}")
+            raise ConfigError(
+                f"stage {self.name}: sampler={self.sampler!r} is not one of {', '.join(SAMPLERS)}"
+            )
         weights = dict(self.loss_weights)
         for key, value in weights.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:

@@ -244,7 +244,7 @@ class MethodModule(L.LightningModule):
         return groups
 
     def _layer_decay_groups(self, decay: float) -> list[dict[str, Any]]:
-        """One group per depth ``l`` at ``lr_scale = decay ** (num_layers - l)`` (``TrainConfig.layer_decay``).
+        """One group per depth ``l`` at ``lr_scale = decay ** (num_layers - l)`` (``TrainConfig.layer_decay``)
 
         Raises:
             ValueError: the model does not define ``num_layers`` and ``layer_id(name)``.
