@@ -55,6 +55,7 @@ def test_fraction_sampler_is_seeded_and_balanced_weights() -> None:
     torch.testing.assert_close(w, torch.tensor([1 / 3, 1 / 3, 1 / 3 + 1.0, 1.0], dtype=torch.float64))
     drawn = FractionSampler(4, 1.0, weights=torch.tensor([0.0, 0.0, 1.0, 0.0]), seed=0).order(0)
     assert drawn == [2, 2, 2, 2]
+    assert len(FractionSampler(10, 0.01, minimum=4)) == 4 and len(FractionSampler(3, 0.5, minimum=4)) == 3
     with pytest.raises(ConfigError, match="epoch_fraction"):
         Stage("x", TRAIN, {"sed": 1.0}, 0.0)
     with pytest.raises(ConfigError, match="sampler"):
@@ -64,7 +65,7 @@ def test_fraction_sampler_is_seeded_and_balanced_weights() -> None:
 def test_stage_loader_draws_its_fraction() -> None:
     data = SyntheticStacks(12)
     loader = stage_loader(data, STAGES[0], seed=0)
-    assert sum(len(b["features"]) for b in loader) == 6
+    assert [len(b["features"]) for b in loader] == [4]  # 6 of 12 clips drawn, whole batches only
     with pytest.raises(ValueError, match="balanced"):
         stage_loader(data, STAGES[1], seed=0)
 
@@ -100,9 +101,9 @@ def test_curriculum_boundaries_weights_carry_over_and_resume(
     monkeypatch.setattr("spatialrep.methods.spatialast.spatial_step", spy)
     results = train_curriculum(DSpAST, config, CLASSES, data, STAGES, tmp_path / "a", seed=0)  # type: ignore[arg-type]
     assert [r.stage.name for r in results] == ["sed", "all"] and [r.global_step for r in results] == [3, 3]
-    # λ switches at the boundary; stage 1 draws 6 of 12 clips per epoch (batches 4, 2, then 4 again)
+    # λ switches at the boundary; stage 1 draws 6 of 12 clips per epoch (one whole batch of 4 per epoch)
     assert [w for _, w in seen[:3]] == [{"sed": 1.0}] * 3 and seen[3][1]["distance"] == 2.0
-    assert [n for n, _ in seen[:3]] == [4, 2, 4]
+    assert [n for n, _ in seen] == [4] * 6
     assert (results[1].folder / "train_config.yaml").read_text().count("lr: 0.002") == 1
     # stage 1 changed neither the distance / direction heads nor their branches (AdamW had no gradient)
     initial = build_seeded(DSpAST, {"config": config.to_dict(), "class_names": CLASSES}, 0)

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,8 @@ class FractionSampler(ResumableSampler):
         epoch_fraction: share drawn per epoch (at least one clip).
         weights: ``(dataset_size,)`` non-negative weights (``None``: uniform, without replacement).
         seed: base seed.
+        minimum: draw at least this many clips per epoch (a full batch; at most ``dataset_size`` without
+            weights).
     """
 
     def __init__(
@@ -120,8 +123,11 @@ class FractionSampler(ResumableSampler):
         *,
         weights: torch.Tensor | None = None,
         seed: int = 0,
+        minimum: int = 1,
     ) -> None:
-        per_epoch = max(1, math.ceil(epoch_fraction * dataset_size - 1e-9))
+        per_epoch = max(1, minimum, math.ceil(epoch_fraction * dataset_size - 1e-9))
+        if weights is None:
+            per_epoch = min(per_epoch, dataset_size)
         super().__init__(per_epoch, seed=seed, shuffle=True)
         self.dataset_size = dataset_size
         if weights is not None:
@@ -150,10 +156,11 @@ def stage_loader(
     class_lists: Sequence[Sequence[str]] | None = None,
     collate_fn: Callable[[list[Any]], Any] | None = None,
 ) -> DataLoader[Any]:
-    """The training loader of ``stage``: :class:`FractionSampler` over ``dataset``.
+    """The training loader of ``stage``: :class:`FractionSampler` over ``dataset``, at least one full batch
+    per epoch and no incomplete batch (batch norm needs more than one clip).
 
     Raises:
-        ValueError: a ``balanced`` stage without ``class_lists``.
+        ValueError: a ``balanced`` stage without ``class_lists``; fewer clips than a batch.
     """
     size = len(dataset)  # type: ignore[arg-type]
     weights = None
@@ -161,10 +168,14 @@ def stage_loader(
         if class_lists is None or len(class_lists) != size:
             raise ValueError(f"stage {stage.name}: the balanced sampler needs the classes of every clip")
         weights = class_balanced_weights(class_lists)
-    sampler = FractionSampler(size, stage.epoch_fraction, weights=weights, seed=seed)
+    batch = stage.train.batch_size
+    if size < batch:
+        raise ValueError(f"stage {stage.name}: {size} training clips do not fill one batch of {batch}")
+    sampler = FractionSampler(size, stage.epoch_fraction, weights=weights, seed=seed, minimum=batch)
     return DataLoader(
         dataset,
-        batch_size=stage.train.batch_size,
+        batch_size=batch,
+        drop_last=True,
         sampler=sampler,
         num_workers=stage.train.num_workers,
         collate_fn=collate_fn,
@@ -179,13 +190,15 @@ def stage_dir(out_dir: str | os.PathLike[str], index: int, stage: Stage) -> Path
 
 @dataclasses.dataclass(frozen=True)
 class StageResult:
-    """A finished stage: its folder, exported weights (``last``) and the metrics it ended with."""
+    """A finished stage: its folder, exported weights (``last``), the metrics it ended with and the wall time
+    of the run that finished it (a resumed stage: of the resumed part only)."""
 
     stage: Stage
     folder: Path
     checkpoint: Path
     global_step: int
     metrics: dict[str, float]
+    wall_time_s: float
 
 
 def _load_weights(model: nn.Module, checkpoint: Path, factory: type[nn.Module]) -> None:
@@ -241,19 +254,35 @@ def run_curriculum(
             if previous is not None:
                 _load_weights(model, previous, factory)
             module = MethodModule(
-                model, step_for(stage), model_name=checkpoint_name(factory), model_kwargs=dict(kwargs),
+                model,
+                step_for(stage),
+                model_name=checkpoint_name(factory),
+                model_kwargs=dict(kwargs),
                 feature_config=feature_config,
-            )  # fmt: skip
+            )
             loader = stage_loader(
                 train_set, stage, seed=seed + index, class_lists=class_lists, collate_fn=collate_fn
             )
             config = dataclasses.replace(stage.train, seed=seed + index)
+            started = time.perf_counter()
             fitted: FitResult = fit(module, loader, None, config, folder, progress=progress)
-            record = {"global_step": fitted.global_step, "metrics": fitted.metrics, "stage": stage.name}
+            record = {
+                "global_step": fitted.global_step,
+                "metrics": fitted.metrics,
+                "stage": stage.name,
+                "wall_time_s": round(time.perf_counter() - started, 3),
+            }
             atomic_write_text(marker, json.dumps(record, indent=2) + "\n")
         record = json.loads(marker.read_text(encoding="utf-8"))
         previous = folder / "last"
         results.append(
-            StageResult(stage, folder, previous, int(record["global_step"]), dict(record["metrics"]))
+            StageResult(
+                stage,
+                folder,
+                previous,
+                int(record["global_step"]),
+                dict(record["metrics"]),
+                float(record.get("wall_time_s", 0.0)),
+            )
         )
     return results
