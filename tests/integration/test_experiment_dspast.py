@@ -1,4 +1,4 @@
-"""The DSpAST experiment end to end at a micro scale (3 of its 5 models; dspast-4feat and spatialast-3x differ
+"""The DSpAST experiment end to end at a micro scale (4 of its 6 models; dspast-4feat and spatialast-3x differ
 from these only in their configuration): every row and plot, resume after a kill, the recipes,
 the localize command."""
 
@@ -13,6 +13,7 @@ import pytest
 from spatialrep.cli.main import main
 from spatialrep.experiments.dspast import DspastExperimentConfig
 from spatialrep.experiments.runner import list_scales, load_recipe, run_experiment
+from spatialrep.models import EncoderConfig
 
 pytestmark = pytest.mark.slow  # rendering, three short curricula and their evaluations, end to end
 
@@ -28,7 +29,8 @@ def micro() -> DspastExperimentConfig:
     return dataclasses.replace(
         tiny, scale="micro", dataset=dataset, n_mels=32, stages=stages,
         backbone_overrides={"embed_dim": 16, "depth": 1, "num_heads": 2, "patch_size": 8},
-        models=("dspast", "spatialast", "dspast-noattn"),
+        models=("dspast", "spatialast", "dspast-noattn", "crnn"),
+        baseline_encoder=EncoderConfig("crnn", {"conv_channels": 4, "gru_hidden": 4, "gru_layers": 1}),
     )  # fmt: skip
 
 
@@ -45,7 +47,7 @@ def experiment(tmp_path_factory):
 def test_every_model_stage_baseline_and_floor_is_a_row(experiment):
     out, result = experiment
     rows = {(r["method"], r["stage"]): r for r in result.rows}
-    last = [(m, "3-finetune") for m in ("dspast", "spatialast", "dspast-noattn")]
+    last = [(m, "3-finetune") for m in ("dspast", "spatialast", "dspast-noattn", "crnn")]
     learned = [("dspast", "1-sed"), ("dspast", "2-all"), *last]
     floors = ["class-prior", "always-0°", "direction-prior", "median-distance", "mean-distance"]
     expected = {*learned, ("srp-phat (HRTF grid)", "classic"), *((name, "floor") for name in floors)}
@@ -62,6 +64,7 @@ def test_every_model_stage_baseline_and_floor_is_a_row(experiment):
     weights = rows[("dspast", "3-finetune")]["attention"]
     assert len(weights) == 3 and len(weights[0]) == 6 and all(0 < w < 1 for b in weights for w in b)
     assert "attention" not in rows[("dspast-noattn", "3-finetune")]
+    assert rows[("crnn", "3-finetune")]["params_M"] < rows[("spatialast", "3-finetune")]["params_M"]
     assert rows[("class-prior", "floor")]["mAP"] > 0 and rows[("mean-distance", "floor")]["dist_r2"] == 0.0
     for name in ("results.csv", "results.json", "results.md", "attention_weights.png", "per_class_ap.png",
                  "error_vs_distance.png"):  # fmt: skip

@@ -92,3 +92,28 @@ def test_stack_channels_picks_spatialast_maps_out_of_a_dspast_cache() -> None:
         stack_channels(feature_preset("dspast"), feature_preset("spatialast", n_mels=64))
     with pytest.raises(ValueError, match="lacks"):
         stack_channels(feature_preset("dspast", features=("logmel", "gcc_phat")), feature_preset("dspast"))
+
+
+def test_stack_baseline_reads_the_flattened_stack_with_the_same_heads(tmp_path: Path) -> None:
+    from spatialrep.methods.spatialast import StackBaseline
+    from spatialrep.models import EncoderConfig
+
+    torch.manual_seed(0)
+    encoder = EncoderConfig(
+        "crnn", {"conv_channels": 4, "pool_sizes": [4, 4], "gru_hidden": 5, "gru_layers": 1}
+    )
+    config = spatialast_config(encoder=encoder, mask_time=0.0, mask_freq=0.0)
+    model = StackBaseline(config, CLASSES)
+    assert isinstance(model, Localizer) and model.embedding_dim == 10
+    batch = next(iter(torch.utils.data.DataLoader(SyntheticStacks(4, maps=4), batch_size=4)))
+    out = spatial_step(model, batch, None, loss_weights={"sed": 1.0, "distance": 1.0, "direction": 1.0})
+    out["loss"].backward()
+    assert model.encoder.gru.weight_ih_l0.grad is not None
+    audio = torch.randn(2, 2, 4000)
+    assert model.predict(audio, 16000)["sed"].shape == (2, 4)
+    assert model.embed(audio, 16000, tokens=True).shape[::2] == (2, 10)
+    save_checkpoint(tmp_path / "b", model, model_name="spatial_stack_baseline",
+                    model_kwargs={"config": config.to_dict(), "class_names": CLASSES})  # fmt: skip
+    assert isinstance(load_model(tmp_path / "b"), StackBaseline)
+    with pytest.raises(ConfigError, match="branches=1"):
+        spatialast_config(encoder=encoder, branches=3)

@@ -57,20 +57,23 @@ from spatialrep.methods.spatialast import (
     SpatialAST,
     SpatialAstConfig,
     SpatialAstModelBase,
+    StackBaseline,
     StackDataset,
     load_spatial_model,
     train_curriculum,
 )
+from spatialrep.models import EncoderConfig
 from spatialrep.train import Stage
 
 __all__ = ["MODELS", "DspastExperimentConfig", "run_dspast_experiment"]
 
 Log = Callable[[str], None]
 
-MODELS = ("dspast", "spatialast", "spatialast-3x", "dspast-4feat", "dspast-noattn")
+MODELS = ("dspast", "spatialast", "spatialast-3x", "dspast-4feat", "dspast-noattn", "crnn")
 """``dspast`` (evaluated after every stage); ``spatialast``: the same curriculum and steps; ``spatialast-3x``:
 three times the steps of every stage (about DSpAST's compute); ``dspast-4feat``: DSpAST on SpatialAST's
-four maps; ``dspast-noattn``: DSpAST without feature attention."""
+four maps; ``dspast-noattn``: DSpAST without feature attention; ``crnn``: ``baseline_encoder`` over the
+flattened six-map stack with SpatialAST's linear heads and loss, the same curriculum (no masking)."""
 
 FLOORS = ("class-prior", "always-0°", "direction-prior", "median-distance", "mean-distance")
 """``class-prior``: every clip scored with the training class frequencies (SED); ``always-0°``: straight
@@ -95,6 +98,13 @@ SUMMARY_COLUMNS = (
 )
 
 
+def _default_baseline() -> EncoderConfig:
+    return EncoderConfig(
+        "crnn",
+        {"conv_channels": 32, "pool_sizes": [4, 4, 2], "gru_hidden": 64, "gru_layers": 1, "dropout": 0.0},
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class DspastExperimentConfig:
     """Everything the DSpAST experiment needs; the resolved form is saved as ``recipe.yaml``.
@@ -109,6 +119,7 @@ class DspastExperimentConfig:
         backbone, backbone_overrides, targets, mask_time, mask_freq, max_frames: the
             :class:`~spatialrep.methods.spatialast.SpatialAstConfig` fields shared by every model.
         stages: the curriculum (``loss_weights`` keys ``sed``, ``distance``, ``direction``).
+        baseline_encoder: the registry encoder of the ``crnn`` model.
         models: :data:`MODELS` to train (``dspast`` is required).
         classic: ``srp-phat`` (over the HRTF grid), or nothing.
         seed: initial weights and data order.
@@ -127,6 +138,7 @@ class DspastExperimentConfig:
     mask_freq: float = 0.25
     max_frames: int | None = None
     stages: tuple[Stage, ...] = ()
+    baseline_encoder: EncoderConfig = dataclasses.field(default_factory=_default_baseline)
     models: tuple[str, ...] = MODELS
     classic: tuple[str, ...] = ("srp-phat",)
     seed: int = 0
@@ -134,7 +146,7 @@ class DspastExperimentConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        check_sections(self, {"targets": SpatialTargetConfig})
+        check_sections(self, {"targets": SpatialTargetConfig, "baseline_encoder": EncoderConfig})
         object.__setattr__(
             self, "stages", tuple(s if isinstance(s, Stage) else Stage(**s) for s in self.stages)
         )
@@ -185,6 +197,9 @@ class DspastExperimentConfig:
             "mask_freq": self.mask_freq,
             "max_frames": self.max_frames,
         }
+        if model == "crnn":
+            shared.update(mask_time=0.0, mask_freq=0.0)
+            return SpatialAstConfig(frontend=frontend, head="linear", encoder=self.baseline_encoder, **shared)
         if model.startswith("spatialast"):
             return SpatialAstConfig(frontend=four, head="linear", branches=1, attention=False, **shared)
         dspast: dict[str, Any] = {"branches": 3, "head": "adacos"}
@@ -193,6 +208,8 @@ class DspastExperimentConfig:
         return SpatialAstConfig(frontend=frontend, attention=model != "dspast-noattn", **dspast, **shared)
 
     def model_class(self, model: str) -> type[SpatialAstModelBase]:
+        if model == "crnn":
+            return StackBaseline
         return SpatialAST if model.startswith("spatialast") else DSpAST
 
     def model_stages(self, model: str) -> list[Stage]:

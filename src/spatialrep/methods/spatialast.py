@@ -35,6 +35,7 @@ from spatialrep.features.frontend import FeatureConfig, FeatureFrontEnd, feature
 from spatialrep.losses.adacos import AdaCos
 from spatialrep.methods.base import Directions, check_audio
 from spatialrep.methods.spatial_targets import SpatialTargetConfig, SpatialTargets
+from spatialrep.models import EncoderConfig, feature_maps_to_sequence
 from spatialrep.models.ast import AST_SIZES, ASTBackbone, FeatureAttention, FusionStem, patch_mask
 from spatialrep.train import Stage, StageResult, StepContext, register_model, run_curriculum
 from spatialrep.train.checkpoint import checkpoint_dir, load_checkpoint
@@ -45,6 +46,7 @@ __all__ = [
     "SpatialAST",
     "SpatialAstConfig",
     "SpatialAstModelBase",
+    "StackBaseline",
     "StackDataset",
     "load_spatial_model",
     "spatial_step",
@@ -79,6 +81,9 @@ class SpatialAstConfig:
             unstated).
         mask_time, mask_freq: shares of token columns / rows masked in training.
         max_frames: crop the stack to at most this many frames (then to a patch multiple); ``None``: all.
+        encoder: a registry encoder (``crnn``, ``causal_conformer``...) over the flattened stack instead of
+            the AST: the baseline :class:`StackBaseline` (one embedding for every task, no masking);
+            ``None``: the AST.
     """
 
     frontend: FeatureConfig = dataclasses.field(default_factory=_default_frontend)
@@ -92,9 +97,14 @@ class SpatialAstConfig:
     mask_time: float = 0.25
     mask_freq: float = 0.25
     max_frames: int | None = None
+    encoder: EncoderConfig | None = None
 
     def __post_init__(self) -> None:
         check_sections(self, {"frontend": FeatureConfig, "targets": SpatialTargetConfig})
+        if isinstance(self.encoder, Mapping):
+            object.__setattr__(self, "encoder", EncoderConfig(**self.encoder))
+        if self.encoder is not None and (self.branches != 1 or self.attention):
+            raise ConfigError("encoder (a stack baseline) needs branches=1 and attention=false")
         if self.backbone not in AST_SIZES:
             raise ConfigError(f"backbone={self.backbone!r} is not one of {', '.join(AST_SIZES)}")
         valid = {"embed_dim", "depth", "num_heads", "patch_size", "mlp_ratio", "dropout"}
@@ -186,20 +196,8 @@ class SpatialAstModelBase(nn.Module):
         c = self.config
         with torch.device("cpu"):  # windows and filterbanks stay real when a checkpoint builds on "meta"
             self.frontend = FeatureFrontEnd(c.frontend)
-        maps = c.num_maps
-        self.input_norm = nn.BatchNorm2d(maps)
-        self.backbone = ASTBackbone(num_cls=len(TASKS), **c.size)
-        width = self.backbone.embed_dim
-        self.attention = nn.ModuleList(
-            FeatureAttention(maps, c.attention_hidden) for _ in range(c.branches if c.attention else 0)
-        )
-        self.stems = nn.ModuleList(FusionStem(maps) for _ in range(c.branches))
-        if c.branches > 1:
-            self.branch_dim = width // c.branches
-            self.proj = nn.ModuleList(nn.Linear(width, self.branch_dim) for _ in range(c.branches))
-        else:
-            self.branch_dim = width
-            self.proj = nn.ModuleList()
+        self.input_norm = nn.BatchNorm2d(c.num_maps)
+        self.branch_dim = self._build_body()
         t = c.targets
         self.heads = nn.ModuleDict(
             {
@@ -209,6 +207,22 @@ class SpatialAstModelBase(nn.Module):
                 "elevation": _classifier(c.head, self.branch_dim, t.num_elevation_bins),
             }
         )
+
+    def _build_body(self) -> int:
+        """The AST body (backbone, attention, stems, projections); returns the width of a task embedding."""
+        c = self.config
+        maps = c.num_maps
+        self.backbone = ASTBackbone(num_cls=len(TASKS), **c.size)
+        width = self.backbone.embed_dim
+        self.attention = nn.ModuleList(
+            FeatureAttention(maps, c.attention_hidden) for _ in range(c.branches if c.attention else 0)
+        )
+        self.stems = nn.ModuleList(FusionStem(maps) for _ in range(c.branches))
+        if c.branches > 1:
+            self.proj = nn.ModuleList(nn.Linear(width, width // c.branches) for _ in range(c.branches))
+            return width // c.branches
+        self.proj = nn.ModuleList()
+        return width
 
     # --------------------------------------------------------------------------------------- protocols
 
@@ -416,6 +430,54 @@ class SpatialAST(SpatialAstModelBase):
         super().__init__(config, class_names)
         if self.config.branches != 1:
             raise ValueError("SpatialAST has one branch; use DSpAST (spatialrep.methods.dspast) for three")
+
+
+@register_model("spatial_stack_baseline")
+class StackBaseline(SpatialAstModelBase):
+    """A registry encoder (``config.encoder``: ``crnn``, ``causal_conformer``...) over the flattened feature
+    stack (:func:`~spatialrep.models.inputs.feature_maps_to_sequence`) with SpatialAST's heads and loss: the
+    baseline of the experiment. Its pooled embedding serves every task; ``keep`` (masking) is ignored."""
+
+    def __init__(self, config: SpatialAstConfig | Mapping[str, Any], class_names: Sequence[str]) -> None:
+        super().__init__(config, class_names)
+
+    def _build_body(self) -> int:
+        c = self.config
+        if c.encoder is None:
+            raise ValueError("StackBaseline needs config.encoder (a registered encoder)")
+        maps, bins = c.num_maps, c.frontend.num_bins
+        layout = {"in_channels": maps, "num_bins": bins} if c.encoder.name == "crnn" else {}
+        self.encoder = EncoderConfig(c.encoder.name, {**layout, **c.encoder.kwargs}).build(maps * bins)
+        self.attention = nn.ModuleList()
+        return int(self.encoder.output_dim)
+
+    @property
+    def num_layers(self) -> int:
+        return 1
+
+    def layer_id(self, name: str) -> int:
+        return 1 if name.startswith("heads.") else 0
+
+    def grid(self, stack: Tensor) -> tuple[int, int]:
+        return (1, 1)
+
+    def forward(
+        self, stack: Tensor, keep: Tensor | None = None, tasks: Sequence[str] = TASKS
+    ) -> dict[str, Tensor]:
+        x = self.input_norm(self.crop(stack))
+        embedding = self.encoder(feature_maps_to_sequence(x))
+        return {task: embedding for task in tasks}
+
+    @torch.no_grad()
+    def embed_stack(self, stack: Tensor, *, tokens: bool = False) -> Tensor:
+        """``(B, D)`` pooled, or with ``tokens`` the encoder's frames ``(B, frames', D)``."""
+        was = self.training
+        self.eval()
+        try:
+            sequence = feature_maps_to_sequence(self.input_norm(self.crop(stack)))
+            return self.encoder.forward_features(sequence) if tokens else self.encoder(sequence)
+        finally:
+            self.train(was)
 
 
 # ---------------------------------------------------------------------------------------------- training
