@@ -112,3 +112,43 @@ def test_docs_example_runs(capsys):
     exec(compile(blocks[0], "docs/evaluation.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("GccPhatItdLocalizer 0.27 ") and out[1].startswith("SrpPhatLocalizer 0.0 1.0")
+
+
+def test_average_precision_by_hand_and_against_sklearn() -> None:
+    from sklearn.metrics import average_precision_score
+
+    from spatialrep.evaluate.metrics import average_precision, mean_average_precision
+
+    assert average_precision([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 0]) == pytest.approx(0.8333, abs=1e-4)
+    rng = np.random.default_rng(0)
+    scores = rng.random((200, 5))
+    labels = (rng.random((200, 5)) < 0.3).astype(int)
+    result = mean_average_precision(scores, labels)
+    for c in range(5):
+        assert result["per_class"][c] == pytest.approx(average_precision_score(labels[:, c], scores[:, c]))
+    assert result["map"] == pytest.approx(
+        np.mean([average_precision_score(labels[:, c], scores[:, c]) for c in range(5)])
+    )
+    tied = np.round(scores[:, 0], 1)  # ties: one step per distinct score, as scikit-learn
+    assert average_precision(tied, labels[:, 0]) == pytest.approx(average_precision_score(labels[:, 0], tied))
+
+
+def test_map_skips_classes_without_positives_with_a_warning() -> None:
+    from spatialrep.evaluate.metrics import mean_average_precision
+
+    scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
+    labels = np.array([[1, 0], [0, 0], [1, 0]])
+    with pytest.warns(UserWarning, match=r"classes \[1\]"):
+        result = mean_average_precision(scores, labels)
+    assert result["map"] == pytest.approx(1.0) and result["skipped"] == [1]
+    with pytest.raises(ValueError, match="no class"):
+        mean_average_precision(scores, np.zeros((3, 2)))
+
+
+def test_distance_error_rate_by_hand() -> None:
+    from spatialrep.evaluate.metrics import distance_error_rate
+
+    assert distance_error_rate([3, 6, 6], [1.0, 2.2, 3.0]) == pytest.approx(1 / 3)
+    assert distance_error_rate([2, 4, 6], [1.0, 2.2, 3.0]) == 0.0
+    with pytest.raises(ValueError, match="shape"):
+        distance_error_rate([1], [1.0, 2.0])

@@ -189,7 +189,10 @@ def test_silence_is_finite_and_conventional():
 
 
 def test_presets_shapes_and_names():
-    assert list_feature_presets() == ["array4_mel_gcc", "binaural_default", "dcase_4ch"]
+    assert list_feature_presets() == [
+        "array4_mel_gcc", "binaural_default", "dcase_4ch", "dspast", "dspast_32k", "spatialast",
+        "spatialast_32k",
+    ]  # fmt: skip
     binaural = FeatureFrontEnd(feature_preset("binaural_default"))
     assert FeatureConfig() == feature_preset("binaural_default")
     assert binaural(torch.zeros(2, 16000)).shape == (6, 64, 101)
@@ -322,3 +325,17 @@ def test_docs_example_runs():
     namespace: dict[str, object] = {}
     exec(compile(blocks[-1].replace("print(", "(lambda *a: None)("), "features.md", "exec"), namespace)
     assert tuple(namespace["feats"].shape) == (8, 6, 32, 101)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "maps"), [("spatialast", 4), ("dspast", 6), ("spatialast_32k", 4), ("dspast_32k", 6)]
+)
+def test_spatialast_and_dspast_presets(name: str, maps: int) -> None:
+    config = feature_preset(name)
+    stack = FeatureFrontEnd(config)(_noise(1, 2, config.sample_rate))
+    assert stack.shape == (1, maps, 128, 101)
+    assert config.f_min == 50.0 and config.n_fft == config.win_length
+    if config.num_lags is not None:  # GCC-PHAT: n_mels lags spanning ±2 ms
+        lags = F.gcc_lags(config.n_fft, num_lags=config.num_lags, upsample=config.gcc_upsample)
+        assert config.num_lags == config.n_mels
+        assert -float(lags[0]) / config.sample_rate == pytest.approx(2e-3)

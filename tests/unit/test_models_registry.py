@@ -19,6 +19,10 @@ SMALL: dict[str, dict[str, Any]] = {
     },
     "mlp": {"input_dim": 12, "hidden_sizes": (16,), "output_dim": 8, "dropout": 0.2},
     "resnet1d_bilstm": {"input_dim": 12, "blocks": 2, "channels": 4, "lstm_hidden": 3, "dropout": 0.2},
+    "ast_tiny": {"input_dim": 12, "num_maps": 3, "patch_size": 2, "embed_dim": 16, "dropout": 0.2},
+    "ast_small": {"input_dim": 12, "patch_size": 4, "embed_dim": 16, "depth": 1, "dropout": 0.2},
+    "ast_base": {"input_dim": 12, "patch_size": 4, "embed_dim": 24, "depth": 1, "num_heads": 2,
+                 "dropout": 0.2},
 }  # fmt: skip
 
 
@@ -134,7 +138,10 @@ def test_encoder_config_builds_every_encoder_from_its_section(name: str) -> None
 
 
 def test_encoder_config_guards() -> None:
-    with pytest.raises(ValueError, match=r"unknown encoder 'rnn'; valid: causal_conformer, crnn, mlp"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown encoder 'rnn'; valid: ast_base, ast_small, ast_tiny, causal_conformer, crnn, mlp",
+    ):
         EncoderConfig("rnn")
     with pytest.raises(ValueError, match="input_dim"):
         EncoderConfig("mlp", {"input_dim": 3})

@@ -28,7 +28,10 @@ from spatialrep.geometry import fold_front_back as _fold
 __all__ = [
     "DEFAULT_SNR_BANDS",
     "angular_errors",
+    "average_precision",
+    "distance_error_rate",
     "localization_metrics",
+    "mean_average_precision",
     "summarize_errors",
 ]
 
@@ -165,3 +168,93 @@ def localization_metrics(
         bands[_band_name(low, high)] = summarize_errors(errors[(snr >= low) & (snr < high)])
     result["snr_bands"] = bands
     return result
+
+
+def average_precision(scores: Any, labels: Any) -> float:
+    """Non-interpolated average precision of one class, ``AP = Σ_k (R_k − R_{k−1}) P_k`` over clips ranked
+    by descending score (tied scores form one step, as scikit-learn's ``average_precision_score``).
+
+    Args:
+        scores: ``(clips,)`` any real scores.
+        labels: ``(clips,)`` 0/1 (booleans).
+
+    Returns:
+        AP in ``[0, 1]``; NaN when there is no positive.
+    """
+    s = _as_numpy(scores, "scores")
+    y = _as_numpy(labels, "labels") > 0.5
+    if s.shape != y.shape:
+        raise ValueError(f"scores and labels must have the same shape, got {s.shape} and {y.shape}")
+    positives = int(y.sum())
+    if positives == 0:
+        return float("nan")
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]  # last index of each run of tied scores
+    tp = np.cumsum(y)[last]
+    precision = tp / (last + 1.0)
+    recall = tp / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def mean_average_precision(scores: Any, labels: Any) -> dict[str, Any]:
+    """Mean of :func:`average_precision` over the classes that have at least one positive clip.
+
+    Args:
+        scores: ``(clips, classes)`` scores (probabilities or logits).
+        labels: ``(clips, classes)`` multi-hot 0/1.
+
+    Returns:
+        ``{"map": share in [0, 1], "per_class": list of AP (NaN where skipped), "skipped": class indices
+        without a positive}``; a warning names the skipped classes.
+
+    Raises:
+        ValueError: shapes that differ or are not 2-D; no class with a positive.
+    """
+    import warnings
+
+    s = np.asarray(scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores, np.float64)
+    y = np.asarray(labels.detach().cpu().numpy() if hasattr(labels, "detach") else labels, np.float64)
+    if s.ndim != 2 or s.shape != y.shape:
+        raise ValueError(f"scores and labels must both be (clips, classes), got {s.shape} and {y.shape}")
+    per_class = [average_precision(s[:, c], y[:, c]) for c in range(s.shape[1])]
+    skipped = [c for c, ap in enumerate(per_class) if math.isnan(ap)]
+    if len(skipped) == len(per_class):
+        raise ValueError("no class has a positive clip: mAP is undefined")
+    if skipped:
+        warnings.warn(
+            f"mean_average_precision: classes {skipped} have no positive clip and are skipped",
+            UserWarning,
+            stacklevel=2,
+        )
+    valid = [ap for ap in per_class if not math.isnan(ap)]
+    return {"map": float(np.mean(valid)), "per_class": per_class, "skipped": skipped}
+
+
+def distance_error_rate(
+    pred_bins: Any, true_distance_m: Any, *, bin_m: float = 0.5, tolerance: int = 1
+) -> float:
+    """Share of clips whose predicted distance bin is more than ``tolerance`` bins from the true one:
+    ``DER = mean(|k̂_n − k_n| > tolerance)`` with ``k_n = round(d_n / bin_m)`` (SpatialAST's DER, as a share).
+
+    Args:
+        pred_bins: ``(clips,)`` predicted bin indices ``k̂``.
+        true_distance_m: ``(clips,)`` true distances, metres.
+        bin_m: bin width, metres.
+        tolerance: bins of slack.
+
+    Returns:
+        The share in ``[0, 1]`` (NaN for no clip).
+    """
+    k_hat = _as_numpy(pred_bins, "pred_bins")
+    d = _as_numpy(true_distance_m, "true_distance_m")
+    if k_hat.shape != d.shape:
+        raise ValueError(
+            f"pred_bins and true_distance_m must have the same shape, got {k_hat.shape}, {d.shape}"
+        )
+    if not bin_m > 0:
+        raise ValueError(f"bin_m={bin_m!r} must be > 0")
+    if k_hat.size == 0:
+        return float("nan")
+    k = np.round(d / bin_m)
+    return float(np.mean(np.abs(k_hat - k) > tolerance))

@@ -125,6 +125,60 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "num_lags": 64,
         "gcc_upsample": 1,
     },
+    # SpatialAST (BAT) at 16 kHz: Hann 512 / hop 160, 128 mels from 50 Hz; log-mel L, R and cos/sin IPD on the
+    # mel grid -> (4, 128, frames).
+    "spatialast": {
+        "sample_rate": 16000,
+        "num_channels": 2,
+        "n_fft": 512,
+        "hop_length": 160,
+        "win_length": 512,
+        "features": ("logmel", "ipd_cos_sin_mel"),
+        "n_mels": 128,
+        "f_min": 50.0,
+        "num_lags": None,
+    },
+    # DSpAST at 16 kHz: SpatialAST's maps + ILD on the mel grid (dB) + GCC-PHAT at n_mels lags of 1/2 sample
+    # (128 lags: -2 .. +1.97 ms) -> (6, 128, frames).
+    "dspast": {
+        "sample_rate": 16000,
+        "num_channels": 2,
+        "n_fft": 512,
+        "hop_length": 160,
+        "win_length": 512,
+        "features": ("logmel", "ipd_cos_sin_mel", "ild_mel", "gcc_phat"),
+        "n_mels": 128,
+        "f_min": 50.0,
+        "num_lags": 128,
+        "gcc_upsample": 2,
+    },
+    # The papers' own rate: 32 kHz, Hann 1024 / hop 320, 128 mels 50 Hz - 14 kHz (GCC-PHAT: 128 whole-sample
+    # lags, -2 .. +1.97 ms).
+    "spatialast_32k": {
+        "sample_rate": 32000,
+        "num_channels": 2,
+        "n_fft": 1024,
+        "hop_length": 320,
+        "win_length": 1024,
+        "features": ("logmel", "ipd_cos_sin_mel"),
+        "n_mels": 128,
+        "f_min": 50.0,
+        "f_max": 14000.0,
+        "num_lags": None,
+    },
+    "dspast_32k": {
+        "sample_rate": 32000,
+        "num_channels": 2,
+        "n_fft": 1024,
+        "hop_length": 320,
+        "win_length": 1024,
+        "features": ("logmel", "ipd_cos_sin_mel", "ild_mel", "gcc_phat"),
+        "n_mels": 128,
+        "f_min": 50.0,
+        "f_max": 14000.0,
+        "num_lags": 128,
+        "gcc_upsample": 1,
+    },
 }
 
 
@@ -376,6 +430,10 @@ def feature_preset(name: str, **overrides: Any) -> FeatureConfig:
         64 lags at 1/4 sample -> ``(10, 64, frames)``; 25 ms windows, 10 ms hop.
         ``dcase_4ch``: the DCASE SELD baseline, 24 kHz, 4 channels, 64 log-mels + GCC-PHAT over the 6 pairs x
         64 lags -> ``(10, 64, frames)``; 40 ms windows, 20 ms hop, n_fft 1024.
+        ``spatialast``: SpatialAST's input at 16 kHz, log-mel L/R + mel-band cos/sin IPD, 128 mels from 50 Hz
+        -> ``(4, 128, frames)``; Hann 512, hop 160. ``dspast``: the same + mel ILD (dB) + GCC-PHAT at 128 lags
+        of 1/2 sample (±2 ms) -> ``(6, 128, frames)``. ``spatialast_32k`` / ``dspast_32k``: the papers'
+        32 kHz, Hann 1024, hop 320, 128 mels 50 Hz - 14 kHz (GCC-PHAT: 128 whole-sample lags, ±2 ms).
 
     Raises:
         ValueError: unknown preset (lists the valid ones), unknown or invalid override.

@@ -4,6 +4,14 @@ Importing this package registers every encoder: :func:`list_encoders` names them
 :func:`create_encoder` builds one. Models take features as input and never import :mod:`spatialrep.simulate`.
 """
 
+from spatialrep.models.ast import (
+    ASTBackbone,
+    ASTEncoder,
+    FeatureAttention,
+    FusionStem,
+    PatchEmbed,
+    patch_mask,
+)
 from spatialrep.models.conformer import CausalConformer, ConformerLayerState, ConformerState
 from spatialrep.models.crnn import CRNN
 from spatialrep.models.freezable import FreezableEncoder
@@ -16,19 +24,25 @@ from spatialrep.models.resnet1d import ResNet1dBiLSTM
 __all__ = [
     "CLIP_POOLINGS",
     "CRNN",
+    "ASTBackbone",
+    "ASTEncoder",
     "CausalConformer",
     "ConformerLayerState",
     "ConformerState",
     "Encoder",
     "EncoderConfig",
+    "FeatureAttention",
     "FramewiseClassifier",
     "FreezableEncoder",
+    "FusionStem",
     "LinearHead",
     "MLPEncoder",
+    "PatchEmbed",
     "ResNet1dBiLSTM",
     "create_encoder",
     "feature_maps_to_sequence",
     "list_encoders",
+    "patch_mask",
     "register_encoder",
     "sequence_to_feature_maps",
 ]

@@ -17,6 +17,13 @@ from spatialrep.train.checkpoint import (
     save_checkpoint,
 )
 from spatialrep.train.config import TrainConfig, resolve_precision
+from spatialrep.train.curriculum import (
+    FractionSampler,
+    Stage,
+    StageResult,
+    class_balanced_weights,
+    run_curriculum,
+)
 from spatialrep.train.data import ResumableSampler, make_loader, train_val_loaders
 from spatialrep.train.loop import FitResult, fit, quiet_lightning
 from spatialrep.train.module import MethodModule, StepContext, StepFn, lr_factor
@@ -25,8 +32,11 @@ from spatialrep.train.trainer import TrainedModel, build_seeded, train_model
 __all__ = [
     "CheckpointMeta",
     "FitResult",
+    "FractionSampler",
     "MethodModule",
     "ResumableSampler",
+    "Stage",
+    "StageResult",
     "StepContext",
     "StepFn",
     "TrainConfig",
@@ -35,6 +45,7 @@ __all__ = [
     "build_seeded",
     "checkpoint_dir",
     "checkpoint_name",
+    "class_balanced_weights",
     "fit",
     "load_checkpoint",
     "lr_factor",
@@ -44,6 +55,7 @@ __all__ = [
     "register_model",
     "registered_models",
     "resolve_precision",
+    "run_curriculum",
     "save_checkpoint",
     "train_model",
     "train_val_loaders",

@@ -75,6 +75,9 @@ class TrainConfig:
         log_every_n_steps: logging period of training metrics.
         loggers: any of ``csv`` and ``tensorboard`` (the latter needs the ``tensorboard`` extra; without it
             training warns and logs CSV only).
+        layer_decay: layer-wise learning-rate decay in ``(0, 1]``: a parameter at depth ``l`` of a model that
+            defines ``num_layers`` and ``layer_id(name)`` trains at ``lr * layer_decay ** (num_layers - l)``
+            (1: off).
     """
 
     max_steps: int | None = 1000
@@ -105,6 +108,7 @@ class TrainConfig:
     deterministic: bool = False
     log_every_n_steps: int = 50
     loggers: tuple[str, ...] = ("csv",)
+    layer_decay: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_steps is None and self.max_epochs is None:
@@ -149,10 +153,16 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.sync_batchnorm={self.sync_batchnorm!r} must be true or false")
         if not self.early_stopping_metric:
             raise ConfigError("TrainConfig.early_stopping_metric must not be empty")
+        if not (_is_real(self.layer_decay) and 0 < self.layer_decay <= 1):
+            raise ConfigError(f"TrainConfig.layer_decay={self.layer_decay!r} must be in (0, 1]")
         for logger in self.loggers:
             _choice("loggers", logger, LOGGERS)
         if len(set(self.loggers)) != len(self.loggers):
             raise ConfigError(f"TrainConfig.loggers={self.loggers!r} lists a logger twice")
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:

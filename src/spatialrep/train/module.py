@@ -229,6 +229,8 @@ class MethodModule(L.LightningModule):
         raw: list[dict[str, Any]] = (
             declared() if callable(declared) else [{"params": list(self.parameters()), "lr_scale": 1.0}]
         )
+        if self.train_config.layer_decay != 1.0 and not callable(declared):
+            raw = self._layer_decay_groups(self.train_config.layer_decay)
         groups = []
         for group in raw:
             scale = float(group.get("lr_scale", 1.0))
@@ -240,6 +242,27 @@ class MethodModule(L.LightningModule):
         if not groups:
             raise ValueError(f"{type(self).__name__}: the model has no trainable parameter")
         return groups
+
+    def _layer_decay_groups(self, decay: float) -> list[dict[str, Any]]:
+        """One group per depth ``l`` at ``lr_scale = decay ** (num_layers - l)`` (``TrainConfig.layer_decay``)
+
+        Raises:
+            ValueError: the model does not define ``num_layers`` and ``layer_id(name)``.
+        """
+        layer_id = getattr(self.model, "layer_id", None)
+        num_layers = getattr(self.model, "num_layers", None)
+        if not callable(layer_id) or not isinstance(num_layers, int):
+            raise ValueError(
+                f"TrainConfig.layer_decay={decay} needs a model with num_layers and layer_id(name); "
+                f"{type(self.model).__name__} has none"
+            )
+        by_layer: dict[int, list[nn.Parameter]] = {}
+        for name, parameter in self.model.named_parameters():
+            by_layer.setdefault(int(layer_id(name)), []).append(parameter)
+        return [
+            {"params": params, "lr_scale": decay ** (num_layers - layer)}
+            for layer, params in sorted(by_layer.items())
+        ]
 
     def configure_optimizers(self) -> Any:
         config = self.train_config
