@@ -34,7 +34,10 @@ def run(args: argparse.Namespace) -> int:
     print("results.json and the plots (*.png).")
     if result.try_model is not None:
         print(f"A trained model: {result.try_model}")
-        print(f"Try it:  spatialrep localize {result.try_file or 'FILE.wav'} --model {result.try_model}")
+        if result.try_command is not None:
+            print(f"Try it:  {result.try_command}")
+        else:
+            print(f"Try it:  spatialrep localize {result.try_file or 'FILE.wav'} --model {result.try_model}")
     return 0
 
 

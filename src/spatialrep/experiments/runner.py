@@ -194,6 +194,8 @@ class ExperimentResult:
         try_model: a trained model to try ``spatialrep localize`` with, if any.
         try_file: an audio file to try it on, if any.
         seconds: wall time of this run.
+        try_command: a command to try the trained model with, when ``spatialrep localize`` is not it (a
+            quality metric is tried with ``spatialrep score``).
     """
 
     rows: list[dict[str, Any]]
@@ -202,6 +204,7 @@ class ExperimentResult:
     try_model: Path | None = None
     try_file: Path | None = None
     seconds: float = 0.0
+    try_command: str | None = None
 
 
 ExperimentFn = Callable[..., ExperimentResult]

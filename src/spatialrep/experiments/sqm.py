@@ -553,7 +553,9 @@ def run_sqm_experiment(
     )
     if progress:
         log((out / "results.md").read_text(encoding="utf-8"))
-    return ExperimentResult(rows=rows, summary=rows, paths=paths, try_model=ctx.run_dir("combined"))
+    combined = ctx.run_dir("combined")
+    command = f"spatialrep score REF.wav TEST.wav --model {combined}   (binaural files; --mono DRY.wav)"
+    return ExperimentResult(rows=rows, summary=rows, paths=paths, try_model=combined, try_command=command)
 
 
 def _extra_markdown(
