@@ -45,3 +45,19 @@ def test_nan_and_inf_inputs_are_still_refused():
         x[1, 0, 123] = bad
         with pytest.raises(ValueError, match=r"NaN or infinite samples \(batch item\(s\) 1"):
             front(x)
+
+
+def test_cached_constants_follow_dtype_and_module_moves():
+    cfg = feature_preset("dcase_4ch")
+    x = torch.randn(2, 4, 6000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    front = FeatureFrontEnd(cfg)
+    with torch.inference_mode():
+        first32, first64 = front(x.float()), front(x)
+        front.to(torch.float32)  # new buffer tensors: the cache must not serve the old casts
+        again32, again64 = front(x.float()), front(x)
+        fresh32, fresh64 = FeatureFrontEnd(cfg)(x.float()), FeatureFrontEnd(cfg)(x)
+    assert first64.dtype == torch.float64 and first32.dtype == torch.float32
+    torch.testing.assert_close(first32, fresh32, atol=0, rtol=0)
+    torch.testing.assert_close(first64, fresh64, atol=0, rtol=0)
+    torch.testing.assert_close(again32, fresh32, atol=0, rtol=0)
+    torch.testing.assert_close(again64, fresh64, atol=1e-5, rtol=0)  # float32 buffers now

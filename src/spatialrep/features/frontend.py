@@ -479,6 +479,7 @@ class FeatureFrontEnd(nn.Module):
         self.pairs = c.resolved_pairs
         self._uses = frozenset(c.features)
         self._workspaces: dict[int, _Workspace] = {}
+        self._constants_cache: dict[tuple[torch.dtype, torch.device], tuple[tuple[Tensor, ...], Any]] = {}
         self._layout = [(name, self._units(name), len(FEATURES[name].components)) for name in c.features]
 
     def _units(self, name: str) -> int:
@@ -599,10 +600,12 @@ class FeatureFrontEnd(nn.Module):
     def release_workspace(self) -> None:
         """Free the scratch memory kept between calls (it is rebuilt on the next call)."""
         self._workspaces.clear()
+        self._constants_cache.clear()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_workspaces"] = {}
+        state["_constants_cache"] = {}
         return state
 
     def _run(self, x: Tensor, stacked: bool) -> tuple[Tensor | None, dict[str, Tensor]]:
@@ -645,7 +648,23 @@ class FeatureFrontEnd(nn.Module):
         return out, {name: v.reshape(*lead, *v.shape[1:]) for name, v in views.items()}
 
     def _constants(self, dtype: torch.dtype, device: torch.device) -> dict[str, Tensor]:
-        """Window zero-padded to ``n_fft`` (centred, as ``torch.stft``), the matrices and eps, cast."""
+        """Window zero-padded to ``n_fft`` (centred, as ``torch.stft``), the matrices and eps, cast.
+
+        Cached per dtype and device while the buffers stay the same tensors (``.to()`` replaces them).
+        """
+        buffers = tuple(self.buffers())
+        held = self._constants_cache.get((dtype, device))
+        if (
+            held is not None
+            and len(held[0]) == len(buffers)
+            and all(a is b for a, b in zip(held[0], buffers))
+        ):
+            return held[1]
+        consts = self._cast_constants(dtype, device)
+        self._constants_cache[(dtype, device)] = (buffers, consts)
+        return consts
+
+    def _cast_constants(self, dtype: torch.dtype, device: torch.device) -> dict[str, Tensor]:
         c = self.config
         left = (c.n_fft - self.win_length) // 2
         window = torch.nn.functional.pad(self.window, (left, c.n_fft - self.win_length - left))
