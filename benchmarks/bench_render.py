@@ -11,7 +11,10 @@ both paths, alternating which goes first, so load from elsewhere on a shared mac
 the median over rounds of each path's hours per CPU-minute and the median of the per-round ratios. Goal: ≥ 2 h
 of audio per CPU-minute (issue 17).
 
-Run: ``.venv/bin/python benchmarks/bench_render.py [--num 40] [--rounds 5]`` (a few minutes).
+``--profile N`` also writes ``results/render_profile.txt``: cProfile's top functions (by own time and by
+cumulative time, CPU seconds) over N scenes on each path.
+
+Run: ``.venv/bin/python benchmarks/bench_render.py [--num 40] [--rounds 5] [--profile 40]`` (a few minutes).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import cProfile  # noqa: E402
+import io  # noqa: E402
+import pstats  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
@@ -41,12 +47,32 @@ def _path(name: str) -> contextlib.AbstractContextManager[None]:
     return fastpath.reference_path() if name == "reference" else contextlib.nullcontext()
 
 
+def profile_paths(renderer: SceneRenderer, config: SceneConfig, seed: int, num: int) -> str:
+    """cProfile summaries of ``num`` scenes on each path (sampling included), as text."""
+    out = io.StringIO()
+    for name in ("reference", "fast"):
+        profiler = cProfile.Profile(time.process_time)  # CPU seconds: less sensitive to a busy machine
+        with _path(name):
+            start = time.process_time()
+            profiler.enable()
+            for index in range(num):
+                renderer.render(sample_scene(config, seed, index))
+            profiler.disable()
+            cpu = time.process_time() - start
+        out.write(f"===== {name} path: {num} scenes, {cpu:.2f} s CPU under cProfile =====\n")
+        stats = pstats.Stats(profiler, stream=out).strip_dirs()
+        stats.sort_stats("tottime").print_stats(15)
+        stats.sort_stats("cumulative").print_stats(25)
+    return out.getvalue()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--num", type=int, default=40, help="scenes per round and path")
     parser.add_argument("--rounds", type=int, default=5, help="paired rounds")
     parser.add_argument("--check", type=int, default=8, help="scenes of the equality gate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", type=int, default=0, help="scenes to profile per path (0: none)")
     args = parser.parse_args()
 
     config = SceneConfig()
@@ -117,6 +143,10 @@ def main() -> None:
     }
     result["meets_goal"] = result["hours_audio_per_cpu_minute"] >= GOAL
     path = write_result("render", result)
+    if args.profile:
+        profile = path.with_name("render_profile.txt")
+        profile.write_text(profile_paths(renderer, config, args.seed, args.profile))
+        print(f"profile -> {profile}")
     print(
         f"{result['fast']['hours_audio_per_cpu_minute']:.2f} h of audio per CPU-minute (reference path "
         f"{result['reference']['hours_audio_per_cpu_minute']:.2f}; speed-up {result['speedup']:.2f}x, "
