@@ -98,15 +98,13 @@ def pair_block(
     magnitude = ws.get("magnitude", (n, channels, frames, n_freq), real, device)
     torch.sqrt(power, out=magnitude)
     cross = ws.get("cross_planes", (n, len(pairs), 2, frames, n_freq), real, device)
-    product = ws.get("product", (n, frames, n_freq), real, device)
     scale = ws.get("denominator", (n, frames, n_freq), real, device)
     for p, (a, b) in enumerate(pairs):
         # X_a conj(X_b) / (|X_a| |X_b| + eps), as functional.ipd_cos_sin.
         ar, ai, br, bi = planes[:, a, 0], planes[:, a, 1], planes[:, b, 0], planes[:, b, 1]
         re, im = cross[:, p, 0], cross[:, p, 1]
-        torch.addcmul(torch.mul(ar, br, out=re), ai, bi, out=re)
-        torch.mul(ar, bi, out=product)
-        torch.addcmul(product.neg_(), ai, br, out=im)
+        torch.mul(ar, br, out=re).addcmul_(ai, bi)
+        torch.mul(ai, br, out=im).addcmul_(ar, bi, value=-1.0)
         torch.addcmul(consts["eps"], magnitude[:, a], magnitude[:, b], out=scale).reciprocal_()
         cross[:, p] *= scale[:, None]
     if "ipd_cos_sin_mel" in uses:
