@@ -13,14 +13,16 @@ log-mel ≤ 0.01 dB, identical SRP argmax) and only then times them (median of r
 * ``srp``: ``SRPPhat.localize`` (and the functional ``srp_localize``) vs ``pyroomacoustics.doa.SRP`` on the
   same STFT grid, frequency bins and 360-direction azimuth grid, STFT included on both sides. Goal ≥ 3×.
 
-Each batch holds 16 clips; "batched" variants process them as one ``(16, C, time)`` tensor, "per_clip" ones
-loop over clips of mixed lengths (4–10 s) exactly as the reference does. Threads: the references always run
-on one thread (OMP/BLAS limited to 1 before numpy loads); ours on 1 and on 2 torch threads. Timing is paired:
-each round times the reference and then every variant, and a speed-up is the median of the per-round ratios
-(robust to bursts of load from elsewhere on a shared machine). One-thread comparisons (the goals) time both
-sides in CPU seconds (``time.process_time``), so waiting for a core on a busy machine counts for neither;
-two-thread variants are timed in wall seconds against the reference's wall time. Real-time factors are
-seconds of audio (per clip, not per channel) per second of compute.
+``batched_interleaved_1thr`` runs the front-end on its former interleaved pair path (before the fused planar
+mel-IPD/GCC-PHAT of ``features/fused.py``) for comparison. Each batch holds 16 clips; "batched" variants
+process them as one ``(16, C, time)`` tensor, "per_clip" ones loop over clips of mixed lengths (4–10 s)
+exactly as the reference does. Threads: the references always run on one thread (OMP/BLAS limited to 1 before
+numpy loads); ours on 1 and on 2 torch threads. Timing is paired: each round times the reference and then
+every variant, and a speed-up is the median of the per-round ratios (robust to bursts of load from elsewhere
+on a shared machine). One-thread comparisons (the goals) time both sides in CPU seconds
+(``time.process_time``), so waiting for a core on a busy machine counts for neither; two-thread variants are
+timed in wall seconds against the reference's wall time. Real-time factors are seconds of audio (per clip, not
+per channel) per second of compute.
 
 Run: ``.venv/bin/python benchmarks/bench_features.py [--rounds 7] [--quick]`` (about a minute).
 """
@@ -211,11 +213,15 @@ def bench_stack(name: str, rng: np.random.Generator, rounds: int, quick: bool) -
         errors = check_stack(front.compute(mixed_t[0]), ref(mixed_clips[0]))
         check_stack({k: v[3] for k, v in front.compute(batch).items()}, ref(fixed_clips[3]))
         result: dict[str, Any] = {"config": cfg.to_dict(), "max_abs_error": errors, "clips": BATCH}
-        fixed = paired(
-            lambda: [ref(c) for c in fixed_clips],
-            {f"batched_{t}thr": (lambda: front(batch), t) for t in (1, 2)},
-            rounds,
-        )
+        # The interleaved pair path that the fused planar one replaced (features/fused.py), for comparison.
+        interleaved = FeatureFrontEnd(cfg)
+        interleaved._planar = False
+        variants: dict[str, tuple[Callable[[], object], int]] = {
+            f"batched_{t}thr": (lambda: front(batch), t) for t in (1, 2)
+        }
+        if front._planar:
+            variants["batched_interleaved_1thr"] = (lambda: interleaved(batch), 1)
+        fixed = paired(lambda: [ref(c) for c in fixed_clips], variants, rounds)
         per_clip = paired(
             lambda: [ref(c) for c in mixed_clips],
             {f"per_clip_{t}thr": (lambda: [front(c) for c in mixed_t], t) for t in (1, 2)},
