@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from spatialrep import dsp
+from spatialrep.data import writer
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.writer import LOCK, render_dataset
 from spatialrep.simulate import fastpath, rooms
@@ -41,6 +42,10 @@ def test_datasets_rendered_fast_and_by_reference_are_byte_identical(tmp_path):
         ],
     )
     render_dataset(config, tmp_path / "fast", workers=1)
+    # Nothing computed on the fast path may be reused: renderers (HRTFs resampled at construction) and room
+    # decay models are cached per process.
+    writer._RENDERERS.clear()
+    rooms._decay_model.cache_clear()
     with fastpath.reference_path():
         render_dataset(config, tmp_path / "reference", workers=1)
     fast, reference = _tree(tmp_path / "fast"), _tree(tmp_path / "reference")
