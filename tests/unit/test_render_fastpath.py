@@ -119,3 +119,14 @@ def test_blocked_decay_model_is_identical():
     assert fast.x30 == reference.x30
     assert np.array_equal(fast.log_envelope, reference.log_envelope)
     assert np.array_equal(fast.log_edc, reference.log_edc)
+
+
+def test_environment_variable_starts_a_process_on_the_reference_path():
+    import subprocess
+    import sys
+
+    code = "from spatialrep import dsp; from spatialrep.simulate import fastpath; "
+    code += "print(fastpath.enabled(), dsp.filter_cache_enabled())"
+    env = {**os.environ, fastpath.REFERENCE_ENV: "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
