@@ -13,12 +13,16 @@ log-mel ≤ 0.01 dB, identical SRP argmax) and only then times them (median of r
 * ``srp``: ``SRPPhat.localize`` (and the functional ``srp_localize``) vs ``pyroomacoustics.doa.SRP`` on the
   same STFT grid, frequency bins and 360-direction azimuth grid, STFT included on both sides. Goal ≥ 3×.
 
-Each batch holds 16 clips; "batched" variants process them as one ``(16, C, time)`` tensor, "per_clip" ones
-loop over clips of mixed lengths (4–10 s) exactly as the reference does. Threads: the references always run
-on one thread (OMP/BLAS limited to 1 before numpy loads); ours on 1 and on 2 torch threads. Timing is paired:
-each round times the reference and then every variant, and a speed-up is the median of the per-round ratios
-(robust to bursts of load from elsewhere on a shared machine). Real-time factors are seconds of audio (per
-clip, not per channel) per second of compute.
+``batched_interleaved_1thr`` runs the front-end on its former interleaved pair path (before the fused planar
+mel-IPD/GCC-PHAT of ``features/fused.py``) for comparison. Each batch holds 16 clips; "batched" variants
+process them as one ``(16, C, time)`` tensor, "per_clip" ones loop over clips of mixed lengths (4–10 s)
+exactly as the reference does. Threads: the references always run on one thread (OMP/BLAS limited to 1 before
+numpy loads); ours on 1 and on 2 torch threads. Timing is paired: each round times the reference and then
+every variant, and a speed-up is the median of the per-round ratios (robust to bursts of load from elsewhere
+on a shared machine). One-thread comparisons (the goals) time both sides in CPU seconds
+(``time.process_time``), so waiting for a core on a busy machine counts for neither; two-thread variants are
+timed in wall seconds against the reference's wall time. Real-time factors are seconds of audio (per clip, not
+per channel) per second of compute.
 
 Run: ``.venv/bin/python benchmarks/bench_features.py [--rounds 7] [--quick]`` (about a minute).
 """
@@ -131,6 +135,12 @@ def make_clips(
     return clips
 
 
+def _clock(threads: int) -> Callable[[], float]:
+    """CPU time for one-thread runs (time spent waiting for a core on a shared machine is not the code's),
+    wall time for multi-thread ones (CPU time would add the threads up)."""
+    return time.process_time if threads == 1 else time.perf_counter
+
+
 def paired(
     reference: Callable[[], object], variants: dict[str, tuple[Callable[[], object], int]], rounds: int
 ) -> dict[str, dict[str, Any]]:
@@ -145,24 +155,29 @@ def paired(
     for fn, threads in variants.values():
         torch.set_num_threads(threads)
         fn()
-    ref_times: list[float] = []
+    ref_times: dict[str, list[float]] = {"cpu": [], "wall": []}
     times: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(rounds):
         torch.set_num_threads(1)
-        start = time.perf_counter()
+        cpu, wall = time.process_time(), time.perf_counter()
         reference()
-        ref_times.append(time.perf_counter() - start)
+        ref_times["cpu"].append(time.process_time() - cpu)
+        ref_times["wall"].append(time.perf_counter() - wall)
         for key, (fn, threads) in variants.items():
             torch.set_num_threads(threads)
-            start = time.perf_counter()
+            clock = _clock(threads)
+            start = clock()
             fn()
-            times[key].append(time.perf_counter() - start)
+            times[key].append(clock() - start)
     torch.set_num_threads(1)
     out = {}
     for key, values in times.items():
-        ratios = [r / v for r, v in zip(ref_times, values)]
+        threads = variants[key][1]
+        reference_times = ref_times["cpu" if threads == 1 else "wall"]
+        ratios = [r / v for r, v in zip(reference_times, values)]
         out[key] = {
-            "reference_s": statistics.median(ref_times),
+            "timer": "process_time" if threads == 1 else "perf_counter",
+            "reference_s": statistics.median(reference_times),
             "ours_s": statistics.median(values),
             "speedup": statistics.median(ratios),
             "speedup_per_round": [round(v, 3) for v in ratios],
@@ -198,11 +213,15 @@ def bench_stack(name: str, rng: np.random.Generator, rounds: int, quick: bool) -
         errors = check_stack(front.compute(mixed_t[0]), ref(mixed_clips[0]))
         check_stack({k: v[3] for k, v in front.compute(batch).items()}, ref(fixed_clips[3]))
         result: dict[str, Any] = {"config": cfg.to_dict(), "max_abs_error": errors, "clips": BATCH}
-        fixed = paired(
-            lambda: [ref(c) for c in fixed_clips],
-            {f"batched_{t}thr": (lambda: front(batch), t) for t in (1, 2)},
-            rounds,
-        )
+        # The interleaved pair path that the fused planar one replaced (features/fused.py), for comparison.
+        interleaved = FeatureFrontEnd(cfg)
+        interleaved._planar = False
+        variants: dict[str, tuple[Callable[[], object], int]] = {
+            f"batched_{t}thr": (lambda: front(batch), t) for t in (1, 2)
+        }
+        if front._planar:
+            variants["batched_interleaved_1thr"] = (lambda: interleaved(batch), 1)
+        fixed = paired(lambda: [ref(c) for c in fixed_clips], variants, rounds)
         per_clip = paired(
             lambda: [ref(c) for c in mixed_clips],
             {f"per_clip_{t}thr": (lambda: [front(c) for c in mixed_t], t) for t in (1, 2)},

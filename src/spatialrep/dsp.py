@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 import numpy as np
 from scipy import signal as sps
+
+_FILTER_CACHE = {"enabled": True}
+
+
+def filter_cache_enabled() -> bool:
+    """Whether :func:`resample` reuses its anti-aliasing filters (the default; the results are identical)."""
+    return _FILTER_CACHE["enabled"]
+
+
+def set_filter_cache(enabled: bool) -> None:
+    """Turn the reuse of :func:`resample`'s filters on or off (off = scipy designs the filter every call)."""
+    _FILTER_CACHE["enabled"] = bool(enabled)
+
+
+@functools.lru_cache(maxsize=32)
+def _polyphase_filter(up: int, down: int) -> np.ndarray:
+    """The filter ``resample_poly`` designs for reduced ``up / down`` (default Kaiser window); read-only."""
+    max_rate = max(up, down)
+    taps = sps.firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+    taps.setflags(write=False)
+    return taps
 
 
 def resample(x: np.ndarray, orig_rate: int, target_rate: int, axis: int = -1) -> np.ndarray:
@@ -19,7 +41,14 @@ def resample(x: np.ndarray, orig_rate: int, target_rate: int, axis: int = -1) ->
     if orig_rate == target_rate:
         return np.asarray(x, dtype=np.float64)
     ratio = Fraction(int(target_rate), int(orig_rate))
-    return sps.resample_poly(np.asarray(x, np.float64), ratio.numerator, ratio.denominator, axis=axis)
+    up, down = ratio.numerator, ratio.denominator
+    if not _FILTER_CACHE["enabled"]:
+        return sps.resample_poly(np.asarray(x, np.float64), up, down, axis=axis)
+    # The same filter scipy would design (it copies an array window before scaling it): identical output
+    # without the firwin/Kaiser design on every call.
+    return sps.resample_poly(
+        np.asarray(x, np.float64), up, down, axis=axis, window=_polyphase_filter(up, down)
+    )
 
 
 def fractional_delay_kernel(delay: np.ndarray, half_width: int = 16) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from spatialrep.features import functional as F
+from spatialrep.features import fused
 
 __all__ = [
     "FEATURES",
@@ -474,6 +475,11 @@ class FeatureFrontEnd(nn.Module):
     mel_fb: Tensor
     cos_sin_matrix: Tensor
     gcc_matrix: Tensor
+    unit_mel_fb: Tensor
+    lag_even: Tensor
+    lag_odd: Tensor
+    lag_sign: Tensor
+    lag_row: Tensor
 
     def __init__(self, config: FeatureConfig, *, block_frames: int = 512) -> None:
         super().__init__()
@@ -514,9 +520,24 @@ class FeatureFrontEnd(nn.Module):
         else:
             gcc_matrix = torch.zeros(0, 2 * n_freq, dtype=torch.float64)
         self.register_buffer("gcc_matrix", gcc_matrix, persistent=False)
+        # Fused planar path (features/fused.py) for the mel IPD and GCC-PHAT: half the matrix products.
+        self._planar = bool(uses & {"ipd_cos_sin_mel", "gcc_phat"}) and not uses & {"ipd", "ipd_cos_sin"}
+        self.register_buffer("unit_mel_fb", unit_fb, persistent=False)
+        if "gcc_phat" in uses:
+            even, odd, row, sign = fused.symmetric_lag_matrices(
+                c.n_fft, c.max_lag, c.num_lags, c.gcc_upsample
+            )
+        else:
+            even = odd = sign = torch.zeros(0, dtype=torch.float64)
+            row = torch.zeros(0, dtype=torch.int64)
+        self.register_buffer("lag_even", even, persistent=False)
+        self.register_buffer("lag_odd", odd, persistent=False)
+        self.register_buffer("lag_sign", sign[:, None], persistent=False)
+        self.register_buffer("lag_row", row, persistent=False)
         self.pairs = c.resolved_pairs
         self._uses = frozenset(c.features)
         self._workspaces: dict[int, _Workspace] = {}
+        self._constants_cache: dict[tuple[torch.dtype, torch.device], tuple[tuple[Tensor, ...], Any]] = {}
         self._layout = [(name, self._units(name), len(FEATURES[name].components)) for name in c.features]
 
     def _units(self, name: str) -> int:
@@ -581,7 +602,9 @@ class FeatureFrontEnd(nn.Module):
                 f"center=False needs at least n_fft={self.config.n_fft} samples, got {x.shape[-1]}"
             )
         # One reduction per call (a device sync on CUDA): NaN in would otherwise give NaN features, silently.
-        if not bool(torch.isfinite(x).all()):
+        # min and max in one pass are both finite exactly when every sample is (NaN propagates, ±inf shows);
+        # isfinite().all() makes three full-size temporaries and cost ~15 % of a call.
+        if x.numel() and not bool(torch.isfinite(torch.stack(torch.aminmax(x))).all()):
             bad = (~torch.isfinite(x)).reshape(-1, *x.shape[-2:]).flatten(1).any(dim=1).nonzero()
             raise ValueError(
                 f"FeatureFrontEnd input holds NaN or infinite samples (batch item(s) "
@@ -635,10 +658,12 @@ class FeatureFrontEnd(nn.Module):
     def release_workspace(self) -> None:
         """Free the scratch memory kept between calls (it is rebuilt on the next call)."""
         self._workspaces.clear()
+        self._constants_cache.clear()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_workspaces"] = {}
+        state["_constants_cache"] = {}
         return state
 
     def _run(self, x: Tensor, stacked: bool) -> tuple[Tensor | None, dict[str, Tensor]]:
@@ -681,7 +706,23 @@ class FeatureFrontEnd(nn.Module):
         return out, {name: v.reshape(*lead, *v.shape[1:]) for name, v in views.items()}
 
     def _constants(self, dtype: torch.dtype, device: torch.device) -> dict[str, Tensor]:
-        """Window zero-padded to ``n_fft`` (centred, as ``torch.stft``), the matrices and eps, cast."""
+        """Window zero-padded to ``n_fft`` (centred, as ``torch.stft``), the matrices and eps, cast.
+
+        Cached per dtype and device while the buffers stay the same tensors (``.to()`` replaces them).
+        """
+        buffers = tuple(self.buffers())
+        held = self._constants_cache.get((dtype, device))
+        if (
+            held is not None
+            and len(held[0]) == len(buffers)
+            and all(a is b for a, b in zip(held[0], buffers))
+        ):
+            return held[1]
+        consts = self._cast_constants(dtype, device)
+        self._constants_cache[(dtype, device)] = (buffers, consts)
+        return consts
+
+    def _cast_constants(self, dtype: torch.dtype, device: torch.device) -> dict[str, Tensor]:
         c = self.config
         left = (c.n_fft - self.win_length) // 2
         window = torch.nn.functional.pad(self.window, (left, c.n_fft - self.win_length - left))
@@ -690,9 +731,13 @@ class FeatureFrontEnd(nn.Module):
             "mel_fb": self.mel_fb,
             "cos_sin": self.cos_sin_matrix,
             "gcc": self.gcc_matrix,
+            "unit_mel_fb": self.unit_mel_fb,
+            "lag_even_odd": torch.stack((self.lag_even, self.lag_odd)),
+            "lag_sign": self.lag_sign,
         }
         out = {k: v.to(device=device, dtype=dtype) for k, v in consts.items()}
         out["eps"] = torch.tensor(c.eps, dtype=dtype, device=device)
+        out["lag_row"] = self.lag_row.to(device=device)
         return out
 
     def _fast_block(
@@ -708,9 +753,11 @@ class FeatureFrontEnd(nn.Module):
         pairs = self.pairs
         power = ws.get("power", (n, channels, frames, n_freq), real, device)
         parts = torch.view_as_real(spec)
-        squares = ws.get("squares", parts.shape, real, device)
-        torch.mul(parts, parts, out=squares)
-        torch.add(squares[..., 0], squares[..., 1], out=power)
+        planes = fused.planes_and_power(parts, power, ws) if self._planar else None
+        if planes is None:
+            squares = ws.get("squares", parts.shape, real, device)
+            torch.mul(parts, parts, out=squares)
+            torch.add(squares[..., 0], squares[..., 1], out=power)
         if uses & {"logmel", "ild_mel"}:
             # Bins-first product (the transposed operand costs the GEMM nothing): no transposed copy later.
             logmel = ws.get("logmel", (n, channels, c.n_mels, frames), real, device)
@@ -730,7 +777,9 @@ class FeatureFrontEnd(nn.Module):
             if "ild" in uses:
                 for p, (a, b) in enumerate(pairs):
                     torch.sub(logspec[:, a].mT, logspec[:, b].mT, out=dest["ild"][:, p])
-        if uses & {"ipd", "ipd_cos_sin", "ipd_cos_sin_mel", "gcc_phat"}:
+        if planes is not None:
+            fused.pair_block(planes, power, pairs, uses, consts, self._mel_groups, ws, dest)
+        elif uses & {"ipd", "ipd_cos_sin", "ipd_cos_sin_mel", "gcc_phat"}:
             seconds = sorted({b for _, b in pairs})
             conj = ws.get("conj", (n, len(seconds), frames, n_freq), spec.dtype, device)
             for k, b in enumerate(seconds):
