@@ -46,6 +46,18 @@ def _config(**changes: Any) -> BenchmarkConfig:
         "methods": {
             "gccphat-dnn": {"model": {"encoder": ENCODER}, "finetune": {**TRAIN, "max_steps": 3}},
             "sce": {"train": {**TRAIN, "max_steps": 3}},
+            "dspast": {
+                "n_mels": 64,
+                "backbone": "ast_tiny",
+                "targets": {"num_distance_bins": 8, "azimuth_bin_deg": 10.0, "elevation_bin_deg": 10.0},
+                "stages": [
+                    {
+                        "name": "all",
+                        "loss_weights": {"sed": 1.0, "distance": 1.0, "direction": 1.0},
+                        "train": {**TRAIN, "max_steps": 3},
+                    },
+                ],
+            },
         },
         "eval_batch_size": 8,
     }
@@ -69,7 +81,8 @@ def test_every_model_classic_and_floor_is_a_row_of_every_suite(finished) -> None
     seen = {(r["suite"], r["model"], r["seed"]) for r in result.rows}
     for suite in suites:
         for seed in (0, 1):
-            assert (suite, "gccphat-dnn", seed) in seen and (suite, "sce-azimuth-eps5", seed) in seen
+            for model in ("gccphat-dnn", "sce-azimuth-eps5", "dspast"):
+                assert (suite, model, seed) in seen, (suite, model, seed)
         for name in ("gcc-phat-itd", "always-0°", "class-prior"):
             assert (suite, name, None) in seen
     learned = [r for r in result.rows if r["kind"] == "learned"]
@@ -86,7 +99,7 @@ def test_every_model_classic_and_floor_is_a_row_of_every_suite(finished) -> None
                  "azimuth_confusion_binaural", "embeddings_binaural"):  # fmt: skip
         assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
     page = (out / "report.html").read_text()
-    assert page.count("<img ") == 5 and "<td>gccphat-dnn</td>" in page
+    assert page.count("<img ") == 5 and "<td>gccphat-dnn</td>" in page and "<td>dspast</td>" in page
     assert result.try_model is not None and result.try_model.is_dir()
 
 
@@ -130,7 +143,7 @@ def test_a_rerun_resumes_to_the_same_results(finished) -> None:
         before = list(csv.DictReader(handle))
     lines: list[str] = []
     again = run_experiment("benchmark", out, config=_config(), workers=1, progress=False, log=lines.append)
-    assert any("4 units, 4 already done" in line for line in lines), lines
+    assert any("6 units, 6 already done" in line for line in lines), lines
     with open(out / "results.csv", newline="") as handle:
         after = list(csv.DictReader(handle))
     assert after == before  # every unit was done: nothing is trained, evaluated or timed again
@@ -159,7 +172,7 @@ def test_every_shipped_recipe_validates_with_every_method_section(scale: str) ->
 
     assert set(list_scales("benchmark")) == {"tiny", "small"}
     config = load_recipe("benchmark", scale=scale)
-    assert set(_entries(config)) == {"sfd", "gccphat-dnn", "sce", "mcsimclr"}
+    assert set(_entries(config)) == {"sfd", "gccphat-dnn", "dspast", "sce", "mcsimclr"}
 
 
 def test_a_bad_method_section_is_refused_before_anything_is_rendered() -> None:

@@ -42,9 +42,12 @@ from spatialrep.evaluate.floors import r2_against_mean
 from spatialrep.evaluate.metrics import angular_errors, distance_error_rate, mean_average_precision
 from spatialrep.experiments.report import localization_row, markdown_table, write_results
 from spatialrep.experiments.runner import (
+    BenchmarkModel,
+    BenchmarkTraining,
     ExperimentResult,
     Unit,
     read_unit,
+    register_benchmark_entry,
     register_experiment,
     run_units,
     unit_timings,
@@ -594,3 +597,50 @@ def run_dspast_experiment(
         try_model=model_dir,
         try_file=out / "data" / test_rows[0]["noisy_path"],
     )
+
+
+# ------------------------------------------------------------------------------------ benchmark entries
+
+
+def _dspast_section(
+    settings: Mapping[str, Any], dataset: Mapping[str, Any], seed: int = 0
+) -> DspastExperimentConfig:
+    """A benchmark recipe section as a :class:`DspastExperimentConfig` (DSpAST only, no classic rows)."""
+    from spatialrep.config import from_dict
+
+    mapping = {
+        "scale": "benchmark",
+        "dataset": dict(dataset),
+        "seed": seed,
+        "models": ["dspast"],
+        "classic": [],
+    }
+    config: DspastExperimentConfig = from_dict(
+        DspastExperimentConfig, {**mapping, **settings}, "methods.dspast"
+    )
+    return config
+
+
+def _check_dspast(settings: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
+    _dspast_section(settings, dataset)
+
+
+@register_benchmark_entry("dspast", task="binaural", check=_check_dspast)
+def benchmark_dspast(training: BenchmarkTraining) -> list[BenchmarkModel]:
+    """DSpAST on the benchmark's clips: the recipe section's stack, backbone, targets and curriculum
+    (:class:`DspastExperimentConfig` keys), trained on the ``train`` split's cached feature stacks; the
+    localizer is the last stage's weights."""
+    from spatialrep.train.curriculum import stage_dir
+
+    config = _dspast_section(training.settings, training.dataset, training.seed)
+    rows = ManifestDataset(training.data, split="train", signals=(), check_files=False).rows
+    classes = sorted({str(c) for r in rows for c in r["class"]})
+    cache = training.out / "features"
+    cache_features(training.data, config.frontend, cache, stack=config.stack, batch_size=16)
+    model = config.model_config("dspast")
+    train_set = StackDataset(
+        cache, training.data, "train", SpatialTargets(classes, config.targets), model.frontend
+    )
+    stages = config.model_stages("dspast")
+    train_curriculum(DSpAST, model, classes, train_set, stages, training.out / "model", seed=training.seed)
+    return [BenchmarkModel("dspast", stage_dir(training.out / "model", len(stages) - 1, stages[-1]) / "last")]
