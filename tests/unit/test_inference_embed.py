@@ -57,7 +57,7 @@ def test_sfd_pretrainer_is_an_embedder_whose_segments_equal_direct_calls(
     segments, arrays = embed_file(path, model, segment_s=1.0)
     # The last 0.5 s is longer than one FFT, so it stays its own segment.
     assert segments == [(0.0, 1.0), (1.0, 2.0), (2.0, 2.5)]
-    assert arrays["embedding"].shape == (3, model.embedding_dim)
+    assert np.stack(arrays["embedding"]).shape == (3, model.embedding_dim)
     audio, _ = read_audio(path)
     clip = torch.from_numpy(audio.astype(np.float32))[None]
     direct = model.embed(clip[..., FS : 2 * FS], FS)[0].numpy()
@@ -74,11 +74,14 @@ def test_a_last_piece_shorter_than_the_model_input_joins_the_segment_before(
     path = _noise(tmp_path / "a.wav", 2.0 + 100 / FS, seed=2)  # 100 samples over: less than one FFT (512)
     segments, arrays = embed_file(path, model, segment_s=1.0)
     assert segments == [(0.0, 1.0), (1.0, 2.0 + 100 / FS)]
-    assert arrays["embedding"].shape[0] == 2
+    assert len(arrays["embedding"]) == 2
 
 
 class TwoLayers:
-    """A spy LayeredEmbedder: a clip's mean per channel and its first 3 samples per channel."""
+    """A spy LayeredEmbedder: a clip's mean per channel and its first 3 samples per channel (with
+    ``ragged``: every 4000th sample, so the shape follows the segment's length, as patch tokens do)."""
+
+    ragged = False
 
     sample_rate = FS
     num_channels = 2
@@ -89,14 +92,15 @@ class TwoLayers:
         return audio.mean(dim=-1)
 
     def embed_layers(self, audio: torch.Tensor, sample_rate: int) -> dict[str, torch.Tensor]:
-        return {"cls": self.embed(audio, sample_rate), "tokens": audio[..., :3]}
+        tokens = audio[..., ::4000] if self.ragged else audio[..., :3]
+        return {"cls": self.embed(audio, sample_rate), "tokens": tokens}
 
 
 def test_every_layer_of_a_layered_embedder_is_kept(tmp_path: Path) -> None:
     path = _noise(tmp_path / "a.wav", 1.0, seed=3)
     segments, arrays = embed_file(path, TwoLayers(), segment_s=0.5)
     assert len(segments) == 2 and set(arrays) == {"cls", "tokens"}
-    assert arrays["tokens"].shape == (2, 2, 3)
+    assert np.stack(arrays["tokens"]).shape == (2, 2, 3)
     audio, _ = read_audio(path)
     np.testing.assert_allclose(arrays["tokens"][1], audio[:, FS // 2 : FS // 2 + 3], rtol=1e-6)
 
@@ -208,3 +212,31 @@ def test_embed_json_records_the_settings(model_dir: Path, tmp_path: Path) -> Non
     embed_paths([path], model_dir, tmp_path / "out")
     settings = json.loads((tmp_path / "out" / "embed.json").read_text())
     assert settings == {"model": str(model_dir.resolve()), "segment_s": 10.0, "format": "npy"}
+
+
+def test_a_layer_whose_shape_follows_the_segment_length_is_stored_per_segment(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import spatialrep.inference.embed as embed_module
+
+    model = TwoLayers()
+    model.ragged = True
+    monkeypatch.setattr(embed_module, "load_embedder", lambda _: model)
+    path = _noise(tmp_path / "a.wav", 1.25, seed=9)  # segments of 0.5, 0.5, 0.25 s: 2, 2 and 1 token(s)
+    for fmt in ("npy", "safetensors"):
+        out = tmp_path / fmt
+        assert embed_paths([path], tmp_path, out, segment_s=0.5, fmt=fmt).embedded == 1
+        rows = [r for r in _manifest(out) if r["layer"] == "tokens"]
+        assert [r["shape"] for r in rows] == ["2x2", "2x2", "2x1"]
+        audio, _ = read_audio(path)
+        for segment, row in enumerate(rows):
+            if fmt == "npy":
+                value = np.load(out / row["output"])[int(row["row"])]
+            else:
+                from safetensors.numpy import load_file
+
+                value = load_file(out / row["output"])[row["key"]][int(row["row"])]
+            start = segment * FS // 2
+            np.testing.assert_allclose(value, audio[:, start : start + FS // 2 : 4000], rtol=1e-6)
+        cls = [r for r in _manifest(out) if r["layer"] == "cls"]
+        assert {r["row"] for r in cls} == {"0", "1", "2"} and len({r["output"] for r in cls}) == 1

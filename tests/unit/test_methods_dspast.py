@@ -43,6 +43,12 @@ def test_heads_embed_and_attention_shapes() -> None:
     assert weights.shape == (3, 3, 6) and bool(((weights > 0) & (weights < 1)).all())
     tokens = model.embed(audio, 16000, tokens=True)
     assert tokens.shape[0] == 3 and tokens.shape[2] == 12
+    from spatialrep.methods.base import LayeredEmbedder
+
+    assert isinstance(model, LayeredEmbedder)  # spatialrep embed writes both layers
+    layers = model.embed_layers(audio, 16000)
+    torch.testing.assert_close(layers["tokens"], tokens)
+    torch.testing.assert_close(layers["cls"], model.embed(audio, 16000))
     no_attention = DSpAST(small_dspast_config(attention=False), CLASSES)
     with pytest.raises(ValueError, match="no feature attention"):
         no_attention.attention_weights(stack)

@@ -54,8 +54,9 @@ EMBED_FORMATS = ("npy", "safetensors")
 
 MANIFEST_COLUMNS = ("file", "segment", "start_s", "end_s", "model", "layer", "output", "key", "row", "shape")
 """Columns of ``manifest.csv``: ``output`` is the array file (relative to the folder), ``key`` the tensor's
-name in a ``.safetensors`` file (empty for ``.npy``), ``row`` the segment's index along the array's first
-axis, ``shape`` the shape of one row (``64`` or ``65x128``)."""
+name in a ``.safetensors`` file (empty for ``.npy``), ``row`` the index along the array's first axis,
+``shape`` the shape of one row (``64`` or ``65x128``). A layer whose shape changes with the segment's length
+(patch tokens of a shorter last segment) is stored one array per segment (``<layer>.<segment>``, row 0)."""
 
 _SETTINGS_FILE = "embed.json"
 
@@ -94,7 +95,7 @@ def _segment_bounds(total: int, segment: int, minimum: int) -> list[tuple[int, i
 
 def embed_file(
     path: str | os.PathLike[str], embedder: Embedder, *, segment_s: float | None = None
-) -> tuple[list[tuple[float, float]], dict[str, np.ndarray]]:
+) -> tuple[list[tuple[float, float]], dict[str, list[np.ndarray]]]:
     """Embed one file of any length, one segment at a time.
 
     Args:
@@ -105,7 +106,7 @@ def embed_file(
             shortest input joins the segment before it.
 
     Returns:
-        The segments' ``(start_s, end_s)`` and, per layer, an array ``(segments, ...)`` (float32).
+        The segments' ``(start_s, end_s)`` and, per layer, one float32 array per segment.
 
     Raises:
         ValueError: a non-positive segment, audio shorter than the model's shortest input, or audio the model
@@ -129,15 +130,30 @@ def embed_file(
             for name, value in _layers(embedder, piece, rate).items():
                 rows.setdefault(name, []).append(value)
             audio.release(end)
-    shapes = {name: {value.shape for value in values} for name, values in rows.items()}
-    ragged = [name for name, found in shapes.items() if len(found) > 1]
-    if ragged:
-        raise ValueError(
-            f"{path}: layer {ragged[0]!r} has a different shape per segment ({sorted(shapes[ragged[0]])}); "
-            "give --segment so that every segment has the same length"
-        )
-    arrays = {name: np.stack(values).astype(np.float32) for name, values in rows.items()}
-    return [(start / rate, end / rate) for start, end in bounds], arrays
+    per_segment = {name: [value.astype(np.float32) for value in values] for name, values in rows.items()}
+    return [(start / rate, end / rate) for start, end in bounds], per_segment
+
+
+def _tensors(
+    layers: dict[str, list[np.ndarray]],
+) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[str, int, list[int]]]]]:
+    """Arrays to write and where each (layer, segment) lies: ``(tensor name, row, shape of one row)``.
+
+    A layer whose segments share a shape is one tensor ``(segments, ...)`` named after the layer; one whose
+    shape changes with the segment's length (a transformer's patch tokens and a shorter last segment) is one
+    tensor ``(1, ...)`` per segment, named ``<layer>.<segment>``.
+    """
+    tensors: dict[str, np.ndarray] = {}
+    places: dict[str, list[tuple[str, int, list[int]]]] = {}
+    for layer, values in layers.items():
+        if len({value.shape for value in values}) == 1:
+            tensors[layer] = np.stack(values)
+            places[layer] = [(layer, row, list(value.shape)) for row, value in enumerate(values)]
+        else:
+            for index, value in enumerate(values):
+                tensors[f"{layer}.{index}"] = value[None]
+            places[layer] = [(f"{layer}.{i}", 0, list(value.shape)) for i, value in enumerate(values)]
+    return tensors, places
 
 
 def _output_key(path: Path, root: Path) -> str:
@@ -157,21 +173,21 @@ def _common_root(files: Sequence[Path]) -> Path:
     return Path(os.path.commonpath(parents))
 
 
-def _write_arrays(folder: Path, key: str, arrays: dict[str, np.ndarray], fmt: str) -> dict[str, str]:
-    """Write one file's arrays atomically; returns ``{layer: output file name}``."""
-    outputs: dict[str, str] = {}
+def _write_arrays(folder: Path, key: str, tensors: dict[str, np.ndarray], fmt: str) -> dict[str, str]:
+    """Write one file's tensors atomically; returns ``{tensor name: output file name}``."""
     if fmt == "safetensors":
         from safetensors.numpy import save_file
 
         name = f"{key}.safetensors"
         with atomic_path(folder / name) as tmp:
-            save_file({layer: np.ascontiguousarray(value) for layer, value in arrays.items()}, str(tmp))
-        return dict.fromkeys(arrays, name)
-    for layer, value in arrays.items():
-        name = f"{key}.{re.sub(r'[^A-Za-z0-9_-]+', '_', layer)}.npy"
+            save_file({tensor: np.ascontiguousarray(value) for tensor, value in tensors.items()}, str(tmp))
+        return dict.fromkeys(tensors, name)
+    outputs: dict[str, str] = {}
+    for tensor, value in tensors.items():
+        name = f"{key}.{re.sub(r'[^A-Za-z0-9_.-]+', '_', tensor)}.npy"
         with atomic_path(folder / name) as tmp, open(tmp, "wb") as handle:
             np.save(handle, value)
-        outputs[layer] = name
+        outputs[tensor] = name
     return outputs
 
 
@@ -276,22 +292,26 @@ def embed_paths(
                 if on_error is not None:
                     on_error(str(path), message)
                 continue
-            outputs = _write_arrays(folder, key, arrays, fmt)
+            tensors, places = _tensors(arrays)
+            outputs = _write_arrays(folder, key, tensors, fmt)
             record = {
                 "file": str(path),
                 "segments": segments,
-                "layers": {name: {"output": outputs[name], "shape": list(value.shape[1:])}
-                           for name, value in arrays.items()},
+                "layers": {
+                    layer: [{"output": outputs[tensor], "tensor": tensor, "row": row, "shape": shape}
+                            for tensor, row, shape in where]
+                    for layer, where in places.items()
+                },
             }  # fmt: skip
             atomic_write_text(record_path, json.dumps(record, indent=1) + "\n")
             embedded += 1
-        for layer, info in record["layers"].items():
-            for row, (start_s, end_s) in enumerate(record["segments"]):
+        for layer, where in record["layers"].items():
+            for segment, ((start_s, end_s), place) in enumerate(zip(record["segments"], where, strict=True)):
                 manifest.append({
-                    "file": record["file"], "segment": row, "start_s": f"{start_s:.3f}",
-                    "end_s": f"{end_s:.3f}", "model": model_name, "layer": layer, "output": info["output"],
-                    "key": layer if fmt == "safetensors" else "", "row": row,
-                    "shape": "x".join(str(n) for n in info["shape"]),
+                    "file": record["file"], "segment": segment, "start_s": f"{start_s:.3f}",
+                    "end_s": f"{end_s:.3f}", "model": model_name, "layer": layer, "output": place["output"],
+                    "key": place["tensor"] if fmt == "safetensors" else "", "row": place["row"],
+                    "shape": "x".join(str(n) for n in place["shape"]),
                 })  # fmt: skip
     atomic_write_text(folder / "manifest.csv", _csv_text(MANIFEST_COLUMNS, manifest))
     errors = folder / "errors.csv"

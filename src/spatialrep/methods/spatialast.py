@@ -405,6 +405,13 @@ class SpatialAstModelBase(nn.Module):
         return self.embed_stack(self.frontend(self._audio(audio, sample_rate)), tokens=tokens)
 
     @torch.no_grad()
+    def embed_layers(self, audio: Tensor, sample_rate: int) -> dict[str, Tensor]:
+        """The :class:`~spatialrep.methods.base.LayeredEmbedder` view (``spatialrep embed``): ``cls``, the CLS
+        tokens' mean ``(B, embedding_dim)``, and ``tokens``, every token ``(B, 3 + F'T', embedding_dim)``."""
+        sequence = self.embed_stack(self.frontend(self._audio(audio, sample_rate)), tokens=True)
+        return {"cls": sequence[:, : len(TASKS)].mean(dim=1), "tokens": sequence}
+
+    @torch.no_grad()
     def attention_weights(self, stack: Tensor) -> Tensor:
         """Feature-attention weights ``(B, branches, C)`` in ``(0, 1)`` (eval mode).
 
