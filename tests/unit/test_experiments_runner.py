@@ -147,3 +147,30 @@ def test_a_folder_from_before_a_config_field_was_added_resumes(tmp_path: Path) -
     write_json(out / "experiment.json", {"experiment": "toy-upgrade", "config": {"size": 1}})
     with pytest.raises(ValueError, match=r"another configuration \(differs in: config\)"):
         run_experiment("toy-upgrade", out, config=_ToyConfig(added_later=3), progress=False, log=print)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ThreadedConfig:
+    threads: int | None = None
+
+
+def test_a_recipes_threads_hold_while_the_experiment_runs_and_are_restored(tmp_path: Path) -> None:
+    from spatialrep.experiments.runner import ExperimentResult, run_experiment
+
+    seen: list[int] = []
+    if "toy-threads" not in list_experiments():
+
+        @register_experiment("toy-threads", _ThreadedConfig, "a runner test")
+        def _run(config, out, **_):  # type: ignore[no-untyped-def]
+            seen.append(torch.get_num_threads())
+            return ExperimentResult(rows=[], summary=[], paths={})
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        run_experiment("toy-threads", tmp_path / "a", config=_ThreadedConfig(1), progress=False, log=print)
+        assert torch.get_num_threads() == 2
+        run_experiment("toy-threads", tmp_path / "b", config=_ThreadedConfig(None), progress=False, log=print)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 2]

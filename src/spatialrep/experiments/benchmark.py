@@ -496,19 +496,9 @@ def run_benchmark(
     progress: bool = True,
     log: Log = print,
 ) -> ExperimentResult:
-    """Render, train, evaluate and report (see the module's description); resumable."""
-    threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    try:
-        return _run(config, Path(out_dir), workers, progress, log)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run(
-    config: BenchmarkConfig, out: Path, workers: int | None, progress: bool, log: Log
-) -> ExperimentResult:
+    """Render, train, evaluate and report (see the module's description); resumable. Call it through
+    :func:`spatialrep.experiments.runner.run_experiment` (which also applies ``config.threads``)."""
+    out = Path(out_dir)
     entries = _entries(config)
     _render(config, out, workers, progress, log)
     training = _training_units(config, out, entries, progress=False)

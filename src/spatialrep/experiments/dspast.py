@@ -546,8 +546,6 @@ def run_dspast_experiment(
     Call it through :func:`spatialrep.experiments.runner.run_experiment`.
     """
     out = Path(out_dir)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     dataset_config = load_dataset_config(dict(config.dataset))
     log(f"[dspast] rendering {dataset_config.num_examples} examples into {out / 'data'}")
     render_dataset(dataset_config, out / "data", workers=workers, progress=progress)

@@ -316,13 +316,7 @@ def run_mcsimclr_experiment(
         progress: progress bars (rendering, units).
         log: where the status lines and the final table go.
     """
-    threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    try:
-        return _run(config, Path(out_dir), workers, progress, log)
-    finally:
-        torch.set_num_threads(threads)
+    return _run(config, Path(out_dir), workers, progress, log)
 
 
 def _run(

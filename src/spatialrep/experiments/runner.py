@@ -15,6 +15,7 @@ is cleared before it runs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import importlib
@@ -23,7 +24,7 @@ import pkgutil
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "register_experiment",
     "run_experiment",
     "run_units",
+    "torch_threads",
 ]
 
 RECIPE_FILE = "recipe.yaml"
@@ -63,6 +65,19 @@ Log = Callable[[str], None]
 
 
 # ---------------------------------------------------------------------------------------------- units
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``count`` inside the block and restored after it (``None``: left as
+    they are). :func:`run_experiment` applies a recipe's ``threads`` field with it."""
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -454,7 +469,8 @@ def run_experiment(
     claim_output_folder(out, record, what=f"{name} experiment", allowed=("data", "data-*"))
     save_config(config, out / RECIPE_FILE)
     started = time.perf_counter()
-    result = spec.run(config, out, workers=workers, progress=progress, log=log)
+    with torch_threads(getattr(config, "threads", None)):
+        result = spec.run(config, out, workers=workers, progress=progress, log=log)
     if (out / "results.md").is_file():
         write_html_report(out)
     return dataclasses.replace(result, seconds=time.perf_counter() - started)

@@ -16,8 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from spatialrep.experiments.runner import (
     register_benchmark_entry,
     register_experiment,
     run_units,
+    torch_threads,
     unit_timings,
 )
 from spatialrep.io.arrays import load_npz, save_npz
@@ -197,17 +197,6 @@ class SceExperimentConfig:
             out[f"wsce_eps{eps:g}"] = SceConfig(loss=PairLossConfig(mode="wsce", epsilon_deg=eps))
         out["ff"] = None
         return out
-
-
-@contextmanager
-def _single_thread() -> Iterator[None]:
-    # Small MLPs on 2 shared cores: one intra-op thread is several times faster than two competing ones.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -423,7 +412,8 @@ def _learned_unit(
         tc = _train_config(cfg, seed, len(train))
         callbacks = _selection_callbacks(cfg, spec, train, val)
         out: dict[str, np.ndarray] = {}
-        with _single_thread():
+        # Small MLPs on 2 shared cores: one intra-op thread is several times faster than two competing ones.
+        with torch_threads(1):
             if spec is None:
                 ff = train_feedforward(
                     train.triple(), val.triple(), folder / "fit", FeedForwardConfig(), tc, callbacks=callbacks

@@ -28,10 +28,9 @@ Output folder layout (a rerun skips finished units, so a killed run resumes; tra
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,17 +72,6 @@ EL_SWEEP_START_DEG = -30.0
 AZ_SWEEP_START_DEG = -90.0
 SPLITS = ("test", "unseen")
 SUMMARY_COLUMNS = ("split", "metric", "rmse_az", "rmse_el", "sc_az", "sc_el", "ca", "deg_mean", "two_afc")
-
-
-@contextlib.contextmanager
-def _threads(count: int | None) -> Iterator[None]:
-    before = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ------------------------------------------------------------------------------------------ metrics
@@ -525,8 +513,7 @@ def run_sqm_experiment(
         units.append(Unit(f"evaluate/{split}", marker, functools.partial(_evaluate, ctx, split)))
     if config.enhance is not None:
         units.append(Unit("evaluate/enhance", out / "eval" / "enhance.json", lambda: _enhance_eval(ctx)))
-    with _threads(config.threads):
-        markers = run_units(units, progress=progress, desc="sqm", log=log)
+    markers = run_units(units, progress=progress, desc="sqm", log=log)
     rows = [r for split in SPLITS for r in markers[f"evaluate/{split}"]["result"]["rows"]]
     notes = sorted({n for split in SPLITS for n in markers[f"evaluate/{split}"]["result"].get("notes", [])})
     enhancement = markers["evaluate/enhance"]["result"]["rows"] if config.enhance is not None else []
