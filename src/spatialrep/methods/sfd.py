@@ -185,9 +185,54 @@ class FinetuneOptions:
             raise ConfigError(f"encoder_lr_scale={self.encoder_lr_scale!r} must be > 0")
 
 
+class _SfdAudioModel(nn.Module):
+    """What SFD's pretrainer and localizer share on the audio side: the binaural input contract, the check
+    of a batch of clips, and the :class:`~spatialrep.methods.base.Embedder` view (mean of the encoder's frame
+    features). A subclass sets ``config`` and ``encoder``."""
+
+    num_channels = 2
+    config: SfdConfig
+    encoder: Any
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.frontend.sample_rate
+
+    @property
+    def min_samples(self) -> int:
+        return self.config.frontend.n_fft
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.encoder.output_dim)
+
+    def _check(self, audio: Tensor, sample_rate: int, min_samples: int | None = None) -> Tensor:
+        audio = check_audio(
+            audio,
+            sample_rate,
+            expected_rate=self.sample_rate,
+            num_channels=2,
+            min_samples=self.min_samples if min_samples is None else min_samples,
+        )
+        return audio.to(device=next(self.parameters()).device, dtype=next(self.parameters()).dtype)
+
+    @torch.no_grad()
+    def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
+        """Mean of the encoder's frame features, ``(batch, embedding_dim)`` (eval mode)."""
+        audio = self._check(audio, sample_rate)
+        was_training = self.training
+        self.eval()
+        try:
+            out: Tensor = self.encoder.forward_features(self.config.frontend(audio)).mean(dim=1)
+            return out
+        finally:
+            self.train(was_training)
+
+
 @register_model("sfd_pretrainer")
-class SfdPretrainer(nn.Module):
-    """Encoder + linear predictor of the distillation target.
+class SfdPretrainer(_SfdAudioModel):
+    """Encoder + linear predictor of the distillation target; an
+    :class:`~spatialrep.methods.base.Embedder` before any fine-tuning.
 
     Args:
         config: an :class:`SfdConfig` or its dict.
@@ -202,42 +247,12 @@ class SfdPretrainer(nn.Module):
         self.encoder = self.config.encoder.build(self.config.frontend.dim)
         self.predictor = LinearHead(self.encoder.output_dim, self.config.target.dim(self.config.frontend))
 
-    num_channels = 2
-
-    @property
-    def sample_rate(self) -> int:
-        return self.config.frontend.sample_rate
-
-    @property
-    def min_samples(self) -> int:
-        return self.config.frontend.n_fft
-
-    @property
-    def embedding_dim(self) -> int:
-        return int(self.encoder.output_dim)
-
     def forward(self, frames: Tensor) -> Tensor:
         return self.predictor(self.encoder.forward_features(frames))
 
-    @torch.no_grad()
-    def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
-        """Mean of the pretrained encoder's frame features, ``(batch, embedding_dim)`` (eval mode): an
-        :class:`~spatialrep.methods.base.Embedder` before any fine-tuning."""
-        audio = check_audio(
-            audio, sample_rate, expected_rate=self.sample_rate, num_channels=2, min_samples=self.min_samples
-        )
-        reference = next(self.parameters())
-        was_training = self.training
-        self.eval()
-        try:
-            frames = self.config.frontend(audio.to(device=reference.device, dtype=reference.dtype))
-            return self.encoder.forward_features(frames).mean(dim=1)
-        finally:
-            self.train(was_training)
-
 
 @register_model("sfd_localizer")
-class SfdLocalizer(FreezableEncoder):
+class SfdLocalizer(FreezableEncoder, _SfdAudioModel):
     """Encoder + frame-wise azimuth classifier over ``config.grid()``.
 
     A :class:`~spatialrep.methods.base.StreamingLocalizer` (when its encoder streams, as the causal Conformer
@@ -251,26 +266,12 @@ class SfdLocalizer(FreezableEncoder):
         ``(batch, K)`` (mean of the frame logits).
     """
 
-    num_channels = 2
-
     def __init__(self, config: SfdConfig | Mapping[str, Any]) -> None:
         super().__init__()
         self.config = as_config(SfdConfig, config)
         self.grid = self.config.grid()
         self.encoder = self.config.encoder.build(self.config.frontend.dim)
         self.classifier = FramewiseClassifier(self.encoder.output_dim, self.grid.num_classes)
-
-    @property
-    def sample_rate(self) -> int:
-        return self.config.frontend.sample_rate
-
-    @property
-    def min_samples(self) -> int:
-        return self.config.frontend.n_fft
-
-    @property
-    def embedding_dim(self) -> int:
-        return int(self.encoder.output_dim)
 
     def forward(self, frames: Tensor) -> tuple[Tensor, Tensor]:
         out: tuple[Tensor, Tensor] = self.classifier(self.encoder.forward_features(frames))
@@ -301,16 +302,6 @@ class SfdLocalizer(FreezableEncoder):
                     f"pretrained encoder has {key}={pretrained!r} but this localizer needs {ours!r}"
                 )
         self.encoder.load_state_dict(pretrainer.encoder.state_dict())
-
-    def _check(self, audio: Tensor, sample_rate: int, min_samples: int | None = None) -> Tensor:
-        audio = check_audio(
-            audio,
-            sample_rate,
-            expected_rate=self.sample_rate,
-            num_channels=2,
-            min_samples=self.min_samples if min_samples is None else min_samples,
-        )
-        return audio.to(device=next(self.parameters()).device, dtype=next(self.parameters()).dtype)
 
     def _track(self, frame_logits: Tensor) -> FrameTrack:
         logits = frame_logits.detach().cpu()
@@ -415,17 +406,6 @@ class SfdLocalizer(FreezableEncoder):
         encoder.load_state_dict(self.encoder.state_dict())
         reference = next(self.encoder.parameters())
         return encoder.to(device=reference.device, dtype=reference.dtype).eval()
-
-    @torch.no_grad()
-    def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
-        """Mean of the encoder's frame features, ``(batch, embedding_dim)`` (eval mode)."""
-        audio = self._check(audio, sample_rate)
-        was_training = self.training
-        self.eval()
-        try:
-            return self.encoder.forward_features(self.config.frontend(audio)).mean(dim=1)
-        finally:
-            self.train(was_training)
 
 
 class SfdStream:
