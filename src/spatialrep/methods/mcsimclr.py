@@ -270,9 +270,60 @@ def _frontend(config: McSimclrConfig) -> FeatureFrontEnd:
         return FeatureFrontEnd(config.frontend)
 
 
+class _ArrayAudioModel(nn.Module):
+    """What every MC-SimCLR model shares on the audio side: the input contract of its front-end, the check of
+    a batch of clips and the :class:`~spatialrep.methods.base.Embedder` view ``embed_maps(frontend(audio))``.
+    A subclass sets ``config`` and ``frontend`` and defines :meth:`embed_maps`."""
+
+    config: McSimclrConfig
+    frontend: FeatureFrontEnd
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def num_channels(self) -> int:
+        return self.config.frontend.num_channels
+
+    @property
+    def min_samples(self) -> int:
+        return self.config.frontend.n_fft
+
+    def embed_maps(self, maps: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _reference(self) -> Tensor:
+        """A parameter whose device and dtype the audio is moved to."""
+        return next(self.parameters())
+
+    def _check(self, audio: Tensor, sample_rate: int) -> Tensor:
+        audio = check_audio(
+            audio,
+            sample_rate,
+            expected_rate=self.sample_rate,
+            num_channels=self.num_channels,
+            min_samples=self.min_samples,
+        )
+        reference = self._reference()
+        return audio.to(device=reference.device, dtype=reference.dtype)
+
+    @torch.no_grad()
+    def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
+        """Clip embeddings ``(batch, embedding_dim)`` of ``(batch, channels, time)`` (eval mode)."""
+        audio = self._check(audio, sample_rate)
+        was_training = self.training
+        self.eval()
+        try:
+            return self.embed_maps(self.frontend(audio))
+        finally:
+            self.train(was_training)
+
+
 @register_model("mcsimclr_pretrainer")
-class McSimclrPretrainer(nn.Module):
-    """Front-end + encoder + projector, trained with NT-Xent.
+class McSimclrPretrainer(_ArrayAudioModel):
+    """Front-end + encoder + projector, trained with NT-Xent; an
+    :class:`~spatialrep.methods.base.Embedder` (the pooled encoder output) before any probe or fine-tuning.
 
     Args:
         config: a :class:`McSimclrConfig` or its dict.
@@ -290,18 +341,6 @@ class McSimclrPretrainer(nn.Module):
         self.loss = self.config.loss.build()
 
     @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def num_channels(self) -> int:
-        return self.config.frontend.num_channels
-
-    @property
-    def min_samples(self) -> int:
-        return self.config.frontend.n_fft
-
-    @property
     def embedding_dim(self) -> int:
         return int(self.encoder.output_dim)
 
@@ -310,24 +349,8 @@ class McSimclrPretrainer(nn.Module):
         out: Tensor = self.encoder(feature_maps_to_sequence(maps))
         return out
 
-    @torch.no_grad()
-    def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
-        """The pooled encoder output of clips ``(batch, channels, time)`` (eval mode): an
-        :class:`~spatialrep.methods.base.Embedder` before any probe or fine-tuning."""
-        audio = check_audio(
-            audio,
-            sample_rate,
-            expected_rate=self.sample_rate,
-            num_channels=self.num_channels,
-            min_samples=self.min_samples,
-        )
-        reference = next(self.encoder.parameters())
-        was_training = self.training
-        self.eval()
-        try:
-            return self.embed_maps(self.frontend(audio.to(device=reference.device, dtype=reference.dtype)))
-        finally:
-            self.train(was_training)
+    def _reference(self) -> Tensor:
+        return next(self.encoder.parameters())
 
     def forward(self, maps: Tensor) -> Tensor:
         out: Tensor = self.projector(self.embed_maps(maps).unsqueeze(1))
@@ -374,7 +397,7 @@ def _check_class_names(class_names: Sequence[str]) -> list[str]:
     return names
 
 
-class _ClassAzimuthModel(nn.Module):
+class _ClassAzimuthModel(_ArrayAudioModel):
     """What the class + azimuth models share: the front-end, the heads, the Localizer and Embedder protocols.
 
     A subclass defines :meth:`embed_maps` (maps -> ``(batch, embedding_dim)``).
@@ -389,39 +412,16 @@ class _ClassAzimuthModel(nn.Module):
         self.frontend = _frontend(self.config)
 
     @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def num_channels(self) -> int:
-        return self.config.frontend.num_channels
-
-    @property
-    def min_samples(self) -> int:
-        return self.config.frontend.n_fft
-
-    @property
     def embedding_dim(self) -> int:
         return int(self.heads.mean.shape[0])
-
-    def embed_maps(self, maps: Tensor) -> Tensor:
-        raise NotImplementedError
 
     def forward(self, maps: Tensor) -> tuple[Tensor, Tensor]:
         """Class logits ``(batch, classes)`` and azimuth ``(cos, sin)`` ``(batch, 2)`` of maps."""
         out: tuple[Tensor, Tensor] = self.heads(self.embed_maps(maps))
         return out
 
-    def _check(self, audio: Tensor, sample_rate: int) -> Tensor:
-        audio = check_audio(
-            audio,
-            sample_rate,
-            expected_rate=self.sample_rate,
-            num_channels=self.num_channels,
-            min_samples=self.min_samples,
-        )
-        reference = next(self.heads.parameters())
-        return audio.to(device=reference.device, dtype=reference.dtype)
+    def _reference(self) -> Tensor:
+        return next(self.heads.parameters())
 
     @torch.no_grad()
     def directions_of_embeddings(self, embeddings: Tensor) -> Directions:
@@ -444,17 +444,6 @@ class _ClassAzimuthModel(nn.Module):
             ValueError: another sample rate or channel count, shorter than one FFT, NaN.
         """
         return self.directions_of_embeddings(self.embed(audio, sample_rate))
-
-    @torch.no_grad()
-    def embed(self, audio: Tensor, sample_rate: int) -> Tensor:
-        """Clip embeddings ``(batch, embedding_dim)`` (eval mode)."""
-        audio = self._check(audio, sample_rate)
-        was_training = self.training
-        self.eval()
-        try:
-            return self.embed_maps(self.frontend(audio))
-        finally:
-            self.train(was_training)
 
 
 @register_model("mcsimclr_model")
