@@ -170,6 +170,21 @@ class ManifestDataset(Dataset[Item]):
         return item
 
 
+class InMemoryDataset(Dataset[Item]):
+    """A :class:`ManifestDataset`'s items read once and kept, with its ``rows`` (a test set that every model
+    is evaluated on)."""
+
+    def __init__(self, dataset: ManifestDataset) -> None:
+        self.rows = dataset.rows
+        self.items = [dataset[i] for i in range(len(dataset))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Item:
+        return self.items[index]
+
+
 class SceneDataset(Dataset[Item]):
     """Examples of one split rendered on the fly (in DataLoader workers), identical to the rendered files.
 

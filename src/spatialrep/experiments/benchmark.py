@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from spatialrep.config import ConfigError
-from spatialrep.data.datasets import ManifestDataset, collate_examples
+from spatialrep.data.datasets import InMemoryDataset, ManifestDataset, collate_examples
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.writer import render_dataset
 from spatialrep.evaluate.azimuth_grid import AzimuthGrid
@@ -74,24 +74,11 @@ FLOORS = ("always-0°", "class-prior")
 KINDS = ("learned", "classic", "floor")
 
 
-class _Items(torch.utils.data.Dataset[Any]):
-    """Examples kept in memory (a suite is evaluated by every model)."""
-
-    def __init__(self, items: list[Any]) -> None:
-        self.items = items
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> Any:
-        return self.items[index]
-
-
 @dataclasses.dataclass(frozen=True)
 class _Suite:
     """A test suite in memory: its clips, labels and length."""
 
-    items: _Items
+    items: InMemoryDataset
     rows: list[dict[str, Any]]
     azimuth: np.ndarray  # radians
     snr_db: np.ndarray
@@ -102,12 +89,11 @@ class _Suite:
 
 @functools.lru_cache(maxsize=2)
 def _suite(data: Path) -> _Suite:
-    dataset = ManifestDataset(data, split="test", signals=("noisy",))
-    items = [dataset[i] for i in range(len(dataset))]
-    rows = list(dataset.rows)
+    items = InMemoryDataset(ManifestDataset(data, split="test", signals=("noisy",)))
+    rows = list(items.rows)
     rate = int(rows[0]["sample_rate"])
     return _Suite(
-        items=_Items(items),
+        items=items,
         rows=rows,
         azimuth=np.radians([float(r["azimuth_deg"][0]) for r in rows]),
         snr_db=np.array([float(r["snr_db"]) for r in rows]),

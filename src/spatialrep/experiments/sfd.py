@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from spatialrep.config import from_dict
-from spatialrep.data.datasets import ManifestDataset, collate_examples
+from spatialrep.data.datasets import InMemoryDataset, ManifestDataset, collate_examples
 from spatialrep.data.manifest import ManifestError
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.writer import render_dataset
@@ -66,23 +65,9 @@ IN_DOMAIN = "in-domain"
 Log = Callable[[str], None]
 
 
-class _InMemory(torch.utils.data.Dataset[Any]):
-    """A dataset's items read once and kept (a test set is evaluated by every model)."""
-
-    def __init__(self, dataset: ManifestDataset) -> None:
-        self.rows = dataset.rows
-        self.items = [dataset[i] for i in range(len(dataset))]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> Any:
-        return self.items[index]
-
-
 @functools.lru_cache(maxsize=1)
-def _test_set(data: Path) -> tuple[_InMemory, np.ndarray, np.ndarray, int]:
-    test = _InMemory(ManifestDataset(data, split="test", signals=("noisy",)))
+def _test_set(data: Path) -> tuple[InMemoryDataset, np.ndarray, np.ndarray, int]:
+    test = InMemoryDataset(ManifestDataset(data, split="test", signals=("noisy",)))
     azimuth = np.radians([float(row["azimuth_deg"][0]) for row in test.rows])
     snr = np.array([float(row["snr_db"]) for row in test.rows])
     rate = int(test.rows[0]["sample_rate"])
