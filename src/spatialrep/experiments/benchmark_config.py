@@ -10,13 +10,12 @@ sources). A suite is therefore disjoint from training by construction, and a tes
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from spatialrep.config import ConfigError, from_dict, to_dict
 from spatialrep.data.presets import load_dataset_config
-from spatialrep.experiments.sfd_config import resolve_dataset
+from spatialrep.experiments.sfd_config import rerendered_test_split, resolve_dataset, split_sizes
 from spatialrep.methods.classic import CLASSIC_LOCALIZERS
 
 __all__ = ["IN_DOMAIN", "TASKS", "BenchmarkConfig", "BenchmarkTask"]
@@ -74,17 +73,9 @@ class BenchmarkTask:
         """``in-domain`` first, then the suites in recipe order."""
         return [IN_DOMAIN, *self.suites]
 
-    def _sizes(self) -> dict[str, int]:
-        from spatialrep.data.splits import plan_dataset
-
-        with warnings.catch_warnings():  # the plan's notes (shared source units) come when rendering
-            warnings.simplefilter("ignore")
-            plan = plan_dataset(load_dataset_config(dict(self.dataset)))
-        return {s.name: s.num_examples for s in plan.splits}
-
     def training_dataset(self) -> dict[str, Any]:
         """The dataset's ``train`` and ``val`` splits only (the same scenes: each split has its own seeds)."""
-        sizes = self._sizes()
+        sizes = split_sizes(self.dataset)
         splits = to_dict(load_dataset_config(dict(self.dataset)).splits)
         return {
             **dict(self.dataset),
@@ -99,20 +90,7 @@ class BenchmarkTask:
 
     def suite_dataset(self, suite: str) -> dict[str, Any]:
         """The dataset of test suite ``suite``: the ``test`` split only, with the suite's overrides."""
-        sizes = self._sizes()
-        splits = to_dict(load_dataset_config(dict(self.dataset)).splits)
-        extra = {} if suite == IN_DOMAIN else dict(self.suites[suite])
-        return {
-            **dict(self.dataset),
-            "name": f"{self.dataset['name']}-{suite}",
-            "num_examples": sizes["test"],
-            "splits": {
-                "train": {"size": 0},
-                "val": {"size": 0},
-                "test": {"size": sizes["test"], "overrides": {**splits["test"]["overrides"], **extra}},
-            },
-            "budgets": {},
-        }
+        return rerendered_test_split(self.dataset, suite, {} if suite == IN_DOMAIN else self.suites[suite])
 
 
 @dataclasses.dataclass(frozen=True)

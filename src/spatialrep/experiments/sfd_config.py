@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,6 +68,41 @@ def resolve_dataset(dataset: Mapping[str, Any]) -> dict[str, Any]:
         else:
             base[key] = value
     return dict(base)
+
+
+def split_sizes(dataset: Mapping[str, Any]) -> dict[str, int]:
+    """Examples per split of a dataset mapping (the plan's notes, e.g. shared source units, are left to
+    rendering, which gives them once)."""
+    from spatialrep.data.splits import plan_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plan = plan_dataset(load_dataset_config(dict(dataset)))
+    return {s.name: s.num_examples for s in plan.splits}
+
+
+def rerendered_test_split(
+    dataset: Mapping[str, Any], name: str, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The dataset mapping of ``dataset``'s ``test`` split alone, again, with more scene ``overrides``.
+
+    Same seed, so the same scenes (directions, voices, rooms, noise) as the test split except for what
+    ``overrides`` changes; only a test split is rendered, no budgets; named ``<dataset name>-<name>``.
+    """
+    main = load_dataset_config(dict(dataset))
+    size = split_sizes(dataset)["test"]
+    splits = to_dict(main.splits)
+    return {
+        **dict(dataset),
+        "name": f"{main.name}-{name}",
+        "num_examples": size,
+        "splits": {
+            "train": {"size": 0},
+            "val": {"size": 0},
+            "test": {"size": size, "overrides": {**splits["test"]["overrides"], **dict(overrides)}},
+        },
+        "budgets": {},
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,28 +224,9 @@ class SfdExperimentConfig:
         )
 
     def extra_test_dataset(self, name: str) -> dict[str, Any]:
-        """The dataset mapping of extra test set ``name``: the main test split again, with its overrides.
-
-        Same seed, so the same scenes (directions, voices, rooms, noise) as the main test split; only a test
-        split is rendered and no budgets.
-        """
-        from spatialrep.data.splits import plan_dataset
-
-        main = load_dataset_config(dict(self.dataset))
-        sizes = {s.name: s.num_examples for s in plan_dataset(main).splits}
-        splits = to_dict(main.splits)
-        overrides = {**splits["test"]["overrides"], **dict(self.extra_tests[name])}
-        return {
-            **dict(self.dataset),
-            "name": f"{main.name}-{name}",
-            "num_examples": sizes["test"],
-            "splits": {
-                "train": {"size": 0},
-                "val": {"size": 0},
-                "test": {"size": sizes["test"], "overrides": overrides},
-            },
-            "budgets": {},
-        }
+        """The dataset mapping of extra test set ``name``: the main test split again, with its overrides
+        (:func:`rerendered_test_split`)."""
+        return rerendered_test_split(self.dataset, name, self.extra_tests[name])
 
     def train_config(self, stage: str, seed: int) -> TrainConfig:
         """The :class:`TrainConfig` of ``stage`` (``"pretrain"`` or ``"finetune"``) with ``seed``."""
