@@ -41,7 +41,16 @@ from spatialrep.data.writer import render_dataset
 from spatialrep.evaluate.azimuth_grid import AzimuthGrid
 from spatialrep.evaluate.floors import azimuth_floors
 from spatialrep.experiments import benchmark_plots as plots
-from spatialrep.experiments.benchmark_config import IN_DOMAIN, BenchmarkConfig, BenchmarkTask
+from spatialrep.experiments.benchmark_config import (
+    IN_DOMAIN,
+    BenchmarkConfig,
+    BenchmarkTask,
+    EventsTask,
+    Metric,
+    QualityTask,
+)
+from spatialrep.experiments.benchmark_events import event_eval_units
+from spatialrep.experiments.benchmark_quality import quality_eval_units
 from spatialrep.experiments.report import (
     localization_row,
     markdown_table,
@@ -67,7 +76,15 @@ from spatialrep.methods.registry import load_model
 from spatialrep.simulate.receiver_factory import make_receiver
 from spatialrep.train import make_loader
 
-__all__ = ["run_benchmark", "suite_hashes"]
+__all__ = [
+    "cell_key",
+    "format_cell",
+    "metric_digits",
+    "run_benchmark",
+    "suite_hashes",
+    "summary_markdown",
+    "winners_markdown",
+]
 
 Log = Callable[[str], None]
 FLOORS = ("always-0°", "class-prior")
@@ -124,8 +141,14 @@ def _suite_folder(out: Path, task: str, suite: str) -> Path:
     return out / "data" / f"{task}-{suite}"
 
 
+def _eval_folder(out: Path, task: str, suite: str) -> Path:
+    return out / "eval" / task / suite
+
+
 def _render(config: BenchmarkConfig, out: Path, workers: int | None, progress: bool, log: Log) -> None:
     for name, task in config.tasks.items():
+        if not task.renders:
+            continue
         folder = _train_folder(out, name)
         log(f"[benchmark] {name}: rendering the training data into {folder}")
         render_dataset(
@@ -172,6 +195,7 @@ def _training_units(
                 seed=seed,
                 settings=config.methods[method],
                 progress=progress,
+                method=method,
             )
 
             def train(
@@ -287,6 +311,26 @@ def _eval_units(
         return _row(suite, azimuth, classes, bands, params=0, train_s=0.0, infer_s_per_s=0.0, **keys)
 
     for task_name, task in config.tasks.items():
+        if isinstance(task, EventsTask):
+            units += event_eval_units(
+                task_name,
+                task,
+                functools.partial(_suite_folder, out, task_name),
+                _train_folder(out, task_name),
+                trained,
+                functools.partial(_eval_folder, out, task_name),
+                config.eval_batch_size,
+            )
+            continue
+        if isinstance(task, QualityTask):
+            units += quality_eval_units(
+                task_name,
+                task,
+                trained,
+                functools.partial(_eval_folder, out, task_name),
+                config.eval_batch_size,
+            )
+            continue
         for suite_name in task.suite_names:
             data = _suite_folder(out, task_name, suite_name)
             folder = out / "eval" / task_name / suite_name
@@ -336,6 +380,8 @@ def _embedding_units(
         if not unit_name.endswith(first):
             continue
         task_name = marker["result"]["task"]
+        if not config.tasks[task_name].renders:
+            continue
         for model in marker["result"]["models"]:
 
             def embed(path: str = model["path"], task_name: str = task_name) -> dict[str, Any]:
@@ -371,9 +417,20 @@ def _embedding_units(
 # ------------------------------------------------------------------------------------------- tables
 
 
+def cell_key(task: Any, suite: str, metric: Metric) -> str:
+    """The summary key of one (suite, metric) cell: the suite's name where the task has one metric."""
+    return suite if len(task.metrics) == 1 else f"{suite} {metric.key}"
+
+
+def _finite(values: Sequence[Any]) -> list[float]:
+    return [float(v) for v in values if isinstance(v, int | float) and np.isfinite(v)]
+
+
 def _summary(config: BenchmarkConfig, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (task, model): mean ± std over seeds of each suite's MAE, and the costs."""
+    """One row per (task, model): mean ± std over seeds of every (suite, metric) cell, and the costs; rows
+    ordered by kind, then by the first suite's first metric (best first; a metric a row lacks is NaN)."""
     out: list[dict[str, Any]] = []
+    order = {kind: i for i, kind in enumerate(KINDS)}
     for task_name, task in config.tasks.items():
         models: dict[str, list[Mapping[str, Any]]] = {}
         for row in rows:
@@ -381,33 +438,49 @@ def _summary(config: BenchmarkConfig, rows: Sequence[Mapping[str, Any]]) -> list
                 models.setdefault(str(row["model"]), []).append(row)
         for model, members in models.items():
             entry: dict[str, Any] = {"task": task_name, "model": model, "kind": members[0]["kind"]}
-            seeds = {m["seed"] for m in members}
-            entry["seeds"] = len(seeds)
+            entry["seeds"] = len({m["seed"] for m in members})
             for suite in task.suite_names:
-                values = [float(m["mae_deg"]) for m in members if m["suite"] == suite]
-                entry[suite] = float(np.mean(values)) if values else float("nan")
-                entry[f"{suite}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+                for metric in task.metrics:
+                    key = cell_key(task, suite, metric)
+                    values = _finite([m.get(metric.key) for m in members if m["suite"] == suite])
+                    entry[key] = float(np.mean(values)) if values else float("nan")
+                    entry[f"{key}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
             accuracy = [
                 float(m["class_acc"]) for m in members if m["suite"] == IN_DOMAIN and "class_acc" in m
             ]
             if accuracy:
                 entry["class_acc"] = float(np.mean(accuracy))
+            first = task.metrics[0]
+            entry["metric"] = first.label
+            entry["score"] = entry[cell_key(task, task.suite_names[0], first)]
             entry["params"] = int(members[0].get("params", 0))
             entry["train_s"] = float(np.mean([float(m.get("train_s", 0.0)) for m in members]))
             entry["infer_s_per_s"] = float(np.median([float(m.get("infer_s_per_s", 0.0)) for m in members]))
             out.append(entry)
         if models:
-            order = {kind: i for i, kind in enumerate(KINDS)}
-            out[-len(models) :] = sorted(out[-len(models) :], key=lambda e: (order[e["kind"]], e[IN_DOMAIN]))
+            sign = -1.0 if task.metrics[0].higher_is_better else 1.0
+
+            def rank(e: Mapping[str, Any], sign: float = sign) -> tuple[int, bool, float]:
+                value = e["score"]
+                finite = bool(np.isfinite(value))
+                return (order[e["kind"]], not finite, sign * value if finite else 0.0)
+
+            out[-len(models) :] = sorted(out[-len(models) :], key=rank)
     return out
 
 
-def _cell(entry: Mapping[str, Any], suite: str) -> str:
-    mean, std = entry[suite], entry[f"{suite}_std"]
-    return f"{mean:.1f} ± {std:.1f}" if entry["seeds"] > 1 else f"{mean:.1f}"
+def format_cell(entry: Mapping[str, Any], key: str, digits: int = 1) -> str:
+    mean, std = entry[key], entry[f"{key}_std"]
+    if not np.isfinite(mean):
+        return "–"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if entry["seeds"] > 1 else f"{mean:.{digits}f}"
 
 
-def _task_table(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any]], task_name: str) -> str:
+def metric_digits(metric: Metric) -> int:
+    return 2 if metric.key in ("dist_r2", "sc_az", "deg_mean", "two_afc", "ca") else 1
+
+
+def summary_markdown(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any]], task_name: str) -> str:
     task = config.tasks[task_name]
     table = []
     for entry in summary:
@@ -415,7 +488,10 @@ def _task_table(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any]], t
             continue
         row: dict[str, Any] = {"model": entry["model"], "kind": entry["kind"], "seeds": entry["seeds"]}
         for suite in task.suite_names:
-            row[suite] = _cell(entry, suite)
+            for metric in task.metrics:
+                key = cell_key(task, suite, metric)
+                column = suite if len(task.metrics) == 1 else f"{suite}: {metric.label}"
+                row[column] = format_cell(entry, key, metric_digits(metric))
         if "class_acc" in entry:
             row["class acc %"] = f"{100 * entry['class_acc']:.1f}"
         row["params"] = f"{entry['params']:,}" if entry["params"] else "0"
@@ -425,28 +501,39 @@ def _task_table(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any]], t
     return markdown_table(table)
 
 
-def _winners(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any]], task_name: str) -> str:
-    """Per suite: the best row of each kind, who wins, by how much, against the seed spread."""
+def winners_markdown(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any]], task_name: str) -> str:
+    """Per suite and metric: the best row of each kind, who wins, by how much, against the seed spread."""
+    task = config.tasks[task_name]
     lines = []
-    for suite in config.tasks[task_name].suite_names:
-        best: dict[str, Mapping[str, Any]] = {}
-        for entry in summary:
-            if entry["task"] != task_name or not np.isfinite(entry[suite]):
+    for suite in task.suite_names:
+        for metric in task.metrics:
+            key, digits = cell_key(task, suite, metric), metric_digits(metric)
+            best: dict[str, Mapping[str, Any]] = {}
+            for entry in summary:
+                if entry["task"] != task_name or not np.isfinite(entry[key]):
+                    continue
+                if entry["kind"] not in best or metric.better(entry[key], best[entry["kind"]][key]):
+                    best[entry["kind"]] = entry
+            ranked = sorted(best.values(), key=lambda e: -e[key] if metric.higher_is_better else e[key])
+            if not ranked:
                 continue
-            if entry["kind"] not in best or entry[suite] < best[entry["kind"]][suite]:
-                best[entry["kind"]] = entry
-        ranked = sorted(best.values(), key=lambda e: e[suite])
-        if not ranked:
-            continue
-        winner = ranked[0]
-        text = f"- **{suite}**: {winner['kind']} `{winner['model']}` wins with {_cell(winner, suite)}°"
-        if len(ranked) > 1:
-            runner = ranked[1]
-            margin = runner[suite] - winner[suite]
-            spread = max(winner[f"{suite}_std"], runner[f"{suite}_std"])
-            verdict = "" if margin > 2 * spread else " (within twice the seed spread: not a clear win)"
-            text += f", {margin:.1f}° ahead of the best {runner['kind']} `{runner['model']}`{verdict}"
-        lines.append(text + ".")
+            winner = ranked[0]
+            label = suite if len(task.metrics) == 1 else f"{suite}, {metric.label}"
+            unit = "°" if len(task.metrics) == 1 else ""
+            text = (
+                f"- **{label}**: {winner['kind']} `{winner['model']}` wins with "
+                f"{format_cell(winner, key, digits)}{unit}"
+            )
+            if len(ranked) > 1:
+                runner = ranked[1]
+                margin = abs(runner[key] - winner[key])
+                spread = max(winner[f"{key}_std"], runner[f"{key}_std"])
+                verdict = "" if margin > 2 * spread else " (within twice the seed spread: not a clear win)"
+                text += (
+                    f", {margin:.{digits}f}{unit} ahead of the best {runner['kind']} `{runner['model']}`"
+                    f"{verdict}"
+                )
+            lines.append(text + ".")
     return "\n".join(lines)
 
 
@@ -455,15 +542,22 @@ def _suites_table(suites: Mapping[str, Mapping[str, Any]]) -> str:
     return markdown_table(rows)
 
 
-def _suite_info(config: BenchmarkConfig, out: Path) -> dict[str, dict[str, Any]]:
+def _suite_info(
+    config: BenchmarkConfig, out: Path, drawn: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Per suite: clips (or pairs), seconds of audio and SHA-256; ``drawn`` holds the suites drawn on the
+    fly (``task/suite -> info``, from their evaluation units)."""
     path = out / "suites.json"
     if path.is_file():
         stored: dict[str, dict[str, Any]] = read_json(path)
         if set(stored) == {f"{t}/{s}" for t, task in config.tasks.items() for s in task.suite_names}:
             return stored
-    info = {}
+    info: dict[str, dict[str, Any]] = {}
     for task_name, task in config.tasks.items():
         for suite in task.suite_names:
+            if not task.renders:
+                info[f"{task_name}/{suite}"] = dict(drawn[f"{task_name}/{suite}"])
+                continue
             folder = _suite_folder(out, task_name, suite)
             loaded = _suite(folder, audio=False)
             info[f"{task_name}/{suite}"] = {
@@ -495,32 +589,43 @@ def run_benchmark(
     evaluated = run_units(evaluation, progress=progress, desc="benchmark evaluation", log=log)
     _suite.cache_clear()
 
-    rows = [read_unit(u.marker)["result"] for u in evaluation if u.name.startswith("evaluate ")]
+    rows: list[dict[str, Any]] = []
+    drawn: dict[str, Any] = {}
+    for unit in evaluation:
+        if not unit.name.startswith("evaluate "):
+            continue
+        result = read_unit(unit.marker)["result"]
+        if "rows" in result:  # one unit scores every row of a suite drawn on the fly
+            rows += result["rows"]
+            drawn[f"{result['rows'][0]['task']}/{result['rows'][0]['suite']}"] = result["suite"]
+        else:
+            rows.append(result)
     summary = _summary(config, rows)
-    suites = _suite_info(config, out)
+    suites = _suite_info(config, out, drawn)
     parts = []
-    for task_name in config.tasks:
+    for task_name, task in config.tasks.items():
+        what = ", ".join(m.label for m in task.metrics)
         parts += [
-            f"## {task_name}: azimuth MAE (degrees) per test suite",
+            f"## {task_name}: {what} per test suite",
             "",
-            _task_table(config, summary, task_name),
+            summary_markdown(config, summary, task_name),
             "",
             "Who wins each suite (best row of each kind: learned, classic, floor):",
             "",
-            _winners(config, summary, task_name),
+            winners_markdown(config, summary, task_name),
             "",
         ]
     parts += [
         "## Test suites",
         "",
         "Rendered once from the recipe's seeds (byte-identical across runs and machines; SHA-256 of every "
-        "file):",
+        "file; the quality task's pairs are drawn from the data seed and hashed over their samples):",
         "",
         _suites_table(suites),
         "",
         "Costs: `params` counts a model's weights (0: classic, floors); `train s` is the wall time of the "
         "method's training unit on this machine (every model of a unit shares it); `infer s/s` is the "
-        "seconds taken to localize one second of audio in batches (median over seeds).",
+        "seconds taken to process one second of audio in batches (median over seeds).",
     ]
     embeddings = {
         u.name.removeprefix("embed "): read_unit(u.marker)["result"]
@@ -533,7 +638,7 @@ def run_benchmark(
             rows,
             summary,
             title=f"Benchmark ({config.scale}): every method on the same test suites",
-            summary_columns=["task", "model", "kind", "seeds", IN_DOMAIN, f"{IN_DOMAIN}_std", "params"],
+            summary_columns=["task", "model", "kind", "seeds", "metric", "score", "params"],
             extra_markdown="\n".join(parts),
             metadata={
                 "config": config.to_dict(),
@@ -547,23 +652,27 @@ def run_benchmark(
     paths["report_md"] = out / "report.md"
     for task_name, task in config.tasks.items():
         task_rows = [r for r in rows if r["task"] == task_name]
-        labels = _suite(_suite_folder(out, task_name, IN_DOMAIN), audio=False)
-        truth, snr = np.degrees(labels.azimuth), labels.snr_db
-        paths[f"suites_{task_name}"] = plots.plot_suites(
-            [e for e in summary if e["task"] == task_name], task.suite_names, out / f"suites_{task_name}.png"
-        )
-        paths[f"snr_{task_name}"] = plots.plot_error_vs_snr(
-            task_rows, truth, snr, config.snr_bands, out / f"error_vs_snr_{task_name}.png"
-        )
-        paths[f"azimuth_{task_name}"] = plots.plot_error_vs_azimuth(
-            task_rows, truth, out / f"error_vs_azimuth_{task_name}.png"
-        )
-        paths[f"confusion_{task_name}"] = plots.plot_azimuth_confusion(
-            task_rows,
-            [e for e in summary if e["task"] == task_name],
-            truth,
-            out / f"azimuth_confusion_{task_name}.png",
-        )
+        task_summary = [e for e in summary if e["task"] == task_name]
+        if not isinstance(task, BenchmarkTask) or isinstance(task, EventsTask):
+            keys = {m.label: [cell_key(task, s, m) for s in task.suite_names] for m in task.metrics}
+            paths[f"suites_{task_name}"] = plots.plot_metric_suites(
+                task_summary, task.suite_names, keys, out / f"suites_{task_name}.png"
+            )
+        else:
+            labels = _suite(_suite_folder(out, task_name, IN_DOMAIN), audio=False)
+            truth, snr = np.degrees(labels.azimuth), labels.snr_db
+            paths[f"suites_{task_name}"] = plots.plot_suites(
+                task_summary, task.suite_names, out / f"suites_{task_name}.png"
+            )
+            paths[f"snr_{task_name}"] = plots.plot_error_vs_snr(
+                task_rows, truth, snr, config.snr_bands, out / f"error_vs_snr_{task_name}.png"
+            )
+            paths[f"azimuth_{task_name}"] = plots.plot_error_vs_azimuth(
+                task_rows, truth, out / f"error_vs_azimuth_{task_name}.png"
+            )
+            paths[f"confusion_{task_name}"] = plots.plot_azimuth_confusion(
+                task_rows, task_summary, truth, out / f"azimuth_confusion_{task_name}.png"
+            )
         task_embeddings = {
             k.split(" ", 1)[1]: v for k, v in embeddings.items() if k.startswith(f"{task_name} ")
         }
@@ -572,10 +681,13 @@ def run_benchmark(
                 task_embeddings, out / f"embeddings_{task_name}.png"
             )
         _suite.cache_clear()
-    first_task = next(iter(config.tasks))
-    best = next((e for e in summary if e["kind"] == "learned" and e["task"] == first_task), None)
-    paths_by_model = {x["name"]: x["path"] for m in trained.values() for x in m["result"]["models"]}
-    try_model = Path(paths_by_model[best["model"]]) if best is not None else None
-    try_file = next(iter(sorted(_suite_folder(out, first_task, IN_DOMAIN).rglob("*.noisy.flac"))), None)
+    localization = [t for t in ("binaural", "array") if t in config.tasks]
+    try_model = try_file = None
+    if localization:  # the best learned localizer of the first localization task, and one of its clips
+        first_task = localization[0]
+        best = next((e for e in summary if e["kind"] == "learned" and e["task"] == first_task), None)
+        paths_by_model = {x["name"]: x["path"] for m in trained.values() for x in m["result"]["models"]}
+        try_model = Path(paths_by_model[best["model"]]) if best is not None else None
+        try_file = next(iter(sorted(_suite_folder(out, first_task, IN_DOMAIN).rglob("*.noisy.flac"))), None)
     log((out / "results.md").read_text())
     return ExperimentResult(rows, summary, paths, try_model=try_model, try_file=try_file)

@@ -18,6 +18,7 @@ __all__ = [
     "plot_embeddings",
     "plot_error_vs_azimuth",
     "plot_error_vs_snr",
+    "plot_metric_suites",
     "plot_suites",
 ]
 
@@ -68,6 +69,39 @@ def plot_suites(
     ax.set_ylabel("azimuth MAE (°)")
     ax.set_title("every model on every test suite (bars: mean over seeds, whiskers: std)", fontsize=9)
     ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_metric_suites(
+    summary: Sequence[Mapping[str, Any]],
+    suites: Sequence[str],
+    keys: Mapping[str, Sequence[str]],
+    path: str | os.PathLike[str],
+) -> Path:
+    """One panel per metric (``label -> the summary keys of its cells, one per suite``): grouped bars of
+    every model that has the metric, with the standard deviation over seeds."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(max(6.0, 3.6 * len(keys)), 4.2), squeeze=False)
+    for ax, (label, cells) in zip(axes[0], keys.items(), strict=True):
+        members = [e for e in summary if any(np.isfinite(e[c]) for c in cells)]
+        width = 0.8 / max(1, len(members))
+        x = np.arange(len(suites))
+        for i, entry in enumerate(members):
+            hatch = {"learned": None, "classic": "//", "floor": ".."}[entry["kind"]]
+            ax.bar(
+                x + i * width - 0.4 + width / 2,
+                [entry[c] for c in cells],
+                width,
+                yerr=[entry[f"{c}_std"] for c in cells],
+                capsize=2,
+                hatch=hatch,
+                label=entry["model"],
+            )
+        ax.set_xticks(x, suites, rotation=15)
+        ax.set_title(label, fontsize=9)
+        ax.legend(fontsize=6)
+    fig.suptitle("every model on every suite (bars: mean over seeds, whiskers: std)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -25,7 +25,6 @@ import dataclasses
 import functools
 import os
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,7 @@ from spatialrep.data.datasets import ManifestDataset
 from spatialrep.data.feature_cache import cache_features
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.writer import render_dataset
-from spatialrep.evaluate.floors import r2_against_mean
-from spatialrep.evaluate.metrics import angular_errors, distance_error_rate, mean_average_precision
+from spatialrep.evaluate.events import event_metrics
 from spatialrep.experiments.report import localization_row, markdown_table, write_results
 from spatialrep.experiments.runner import (
     BenchmarkModel,
@@ -268,33 +266,21 @@ def _metrics(
     distance_bin: np.ndarray | None,
     train_mean_distance: float,
 ) -> dict[str, Any]:
-    """The summary metrics of one model (``None`` for what it does not predict)."""
-    one = test.single
-    out: dict[str, Any] = {"clips_sed": len(test.rows), "clips_doa": int(one.sum())}
-    if sed_scores is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # classes absent from the test split are skipped
-            result = mean_average_precision(sed_scores, test.sed)
-        out["mAP"] = 100.0 * result["map"]
-        out["per_class_ap"] = result["per_class"]
-    if azimuth is not None and elevation is not None:
-        errors = np.degrees(
-            angular_errors(azimuth[one], test.azimuth[one], elevation[one], test.elevation[one])
-        )
-        az_only = np.degrees(angular_errors(azimuth[one], test.azimuth[one]))
-        out.update(
-            MAE=float(errors.mean()), ER20=100.0 * float(np.mean(errors > 20.0)), az_MAE=float(az_only.mean())
-        )
-        out["doa_error_deg"] = errors.round(3).tolist()
-    if distance_bin is not None:
-        bin_m = test.targets.config.distance_bin_m
-        out["DER"] = 100.0 * distance_error_rate(distance_bin[one], test.distance[one], bin_m=bin_m)
-        predicted = distance_bin[one] * bin_m
-        mse = float(np.mean((predicted - test.distance[one]) ** 2))
-        mse_mean = float(np.mean((train_mean_distance - test.distance[one]) ** 2))
-        out["dist_r2"] = r2_against_mean(mse, mse_mean)
-    out["true_distance_m"] = test.distance[one].round(4).tolist()
-    return out
+    """The summary metrics of one model (``None`` for what it does not predict; :func:`event_metrics`)."""
+    bin_m = test.targets.config.distance_bin_m
+    return event_metrics(
+        sed_labels=test.sed,
+        single=test.single,
+        true_azimuth=test.azimuth,
+        true_elevation=test.elevation,
+        true_distance_m=test.distance,
+        train_mean_distance_m=train_mean_distance,
+        distance_bin_m=bin_m,
+        sed_scores=sed_scores,
+        azimuth=azimuth,
+        elevation=elevation,
+        distance_m=None if distance_bin is None else np.asarray(distance_bin, np.float64) * bin_m,
+    )
 
 
 def _row(
@@ -601,16 +587,16 @@ def run_dspast_experiment(
 
 
 def _dspast_section(
-    settings: Mapping[str, Any], dataset: Mapping[str, Any], seed: int = 0
+    settings: Mapping[str, Any], dataset: Mapping[str, Any], seed: int = 0, model: str = "dspast"
 ) -> DspastExperimentConfig:
-    """A benchmark recipe section as a :class:`DspastExperimentConfig` (DSpAST only, no classic rows)."""
+    """A benchmark recipe section as a :class:`DspastExperimentConfig` of ``model`` (no classic rows)."""
     from spatialrep.config import from_dict
 
     mapping = {
         "scale": "benchmark",
         "dataset": dict(dataset),
         "seed": seed,
-        "models": ["dspast"],
+        "models": sorted({"dspast", model}),
         "classic": [],
     }
     config: DspastExperimentConfig = from_dict(
@@ -619,26 +605,42 @@ def _dspast_section(
     return config
 
 
-def _check_dspast(settings: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
-    _dspast_section(settings, dataset)
-
-
-@register_benchmark_entry("dspast", task="binaural", check=_check_dspast)
-def benchmark_dspast(training: BenchmarkTraining) -> list[BenchmarkModel]:
-    """DSpAST on the benchmark's clips: the recipe section's stack, backbone, targets and curriculum
-    (:class:`DspastExperimentConfig` keys), trained on the ``train`` split's cached feature stacks; the
-    localizer is the last stage's weights."""
+def _train_benchmark_model(training: BenchmarkTraining, model: str) -> list[BenchmarkModel]:
+    """Train ``model`` (one of :data:`MODELS`) on the benchmark's training folder: its last stage."""
     from spatialrep.train.curriculum import stage_dir
 
-    config = _dspast_section(training.settings, training.dataset, training.seed)
+    config = _dspast_section(training.settings, training.dataset, training.seed, model)
     rows = ManifestDataset(training.data, split="train", signals=(), check_files=False).rows
     classes = sorted({str(c) for r in rows for c in r["class"]})
     cache = training.out / "features"
     cache_features(training.data, config.frontend, cache, stack=config.stack, batch_size=16)
-    model = config.model_config("dspast")
+    model_config = config.model_config(model)
     train_set = StackDataset(
-        cache, training.data, "train", SpatialTargets(classes, config.targets), model.frontend
+        cache, training.data, "train", SpatialTargets(classes, config.targets), model_config.frontend
     )
-    stages = config.model_stages("dspast")
-    train_curriculum(DSpAST, model, classes, train_set, stages, training.out / "model", seed=training.seed)
-    return [BenchmarkModel("dspast", stage_dir(training.out / "model", len(stages) - 1, stages[-1]) / "last")]
+    stages = config.model_stages(model)
+    folder = training.out / "model"
+    train_curriculum(
+        config.model_class(model), model_config, classes, train_set, stages, folder, seed=training.seed
+    )
+    return [BenchmarkModel(training.method, stage_dir(folder, len(stages) - 1, stages[-1]) / "last")]
+
+
+def _check(model: str) -> Callable[[Mapping[str, Any], Mapping[str, Any]], None]:
+    def check(settings: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
+        _dspast_section(settings, dataset, model=model)
+
+    return check
+
+
+# The binaural localization task: DSpAST as a localizer (the direction head of the dominant source).
+register_benchmark_entry("dspast", task="binaural", check=_check("dspast"))(
+    functools.partial(_train_benchmark_model, model="dspast")
+)
+# The events task: event classes, distance and direction. ``conformer-events`` is the ``crnn`` slot of
+# :data:`MODELS` (``baseline_encoder`` over the flattened stack) with the recipe's encoder, a conformer.
+EVENT_ENTRIES = {"dspast-events": "dspast", "spatialast-events": "spatialast", "conformer-events": "crnn"}
+for _method, _model in EVENT_ENTRIES.items():
+    register_benchmark_entry(_method, task="events", check=_check(_model))(
+        functools.partial(_train_benchmark_model, model=_model)
+    )

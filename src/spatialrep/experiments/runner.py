@@ -298,14 +298,16 @@ class BenchmarkTraining:
     """What a method's benchmark entry gets.
 
     Attributes:
-        task: the benchmark task (``binaural`` or ``array``).
-        dataset: the task's dataset mapping (for :func:`~spatialrep.data.presets.load_dataset_config`).
+        task: the benchmark task (``binaural``, ``array``, ``events``, ``quality``).
+        dataset: the task's dataset mapping (for :func:`~spatialrep.data.presets.load_dataset_config`; the
+            ``quality`` task: its :class:`~spatialrep.data.sqm_pairs.SqmDataConfig` mapping).
         data: the rendered dataset folder (``train`` and ``val`` splits; the test suites are elsewhere and
-            never given to an entry).
+            never given to an entry; the ``quality`` task renders nothing: its pairs are drawn on the fly).
         out: the entry's own folder for this seed (resumable training goes here).
         seed: the training seed.
         settings: the method's section of the benchmark recipe (the method validates it).
         progress: show progress bars.
+        method: the entry's method name (its row name when it trains one model).
     """
 
     task: str
@@ -315,6 +317,7 @@ class BenchmarkTraining:
     seed: int
     settings: Mapping[str, Any]
     progress: bool = False
+    method: str = ""
 
 
 BenchmarkEntry = Callable[[BenchmarkTraining], list[BenchmarkModel]]

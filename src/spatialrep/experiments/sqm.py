@@ -28,9 +28,11 @@ Output folder layout (a rerun skips finished units, so a killed run resumes; tra
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from spatialrep import seeding
-from spatialrep.data.sqm_pairs import ClipDataset, PairDataset, SqmScenes, TripletDataset
+from spatialrep.data.sqm_pairs import ClipDataset, PairDataset, SqmDataConfig, SqmScenes, TripletDataset
 from spatialrep.evaluate.cue_distance import CueDistance, binaural_cues
 from spatialrep.evaluate.quality import (
     common_area,
@@ -50,19 +52,39 @@ from spatialrep.evaluate.quality import (
     two_afc_triplets,
 )
 from spatialrep.experiments.report import write_results
-from spatialrep.experiments.runner import ExperimentResult, Unit, register_experiment, run_units, unit_timings
-from spatialrep.experiments.sqm_config import SqmExperimentConfig
+from spatialrep.experiments.runner import (
+    BenchmarkModel,
+    BenchmarkTraining,
+    ExperimentResult,
+    Unit,
+    register_benchmark_entry,
+    register_experiment,
+    run_units,
+    unit_timings,
+)
+from spatialrep.experiments.sqm_config import EvalSizes, SqmExperimentConfig
 from spatialrep.experiments.sqm_plots import make_plots
 from spatialrep.io.arrays import load_npz, save_npz
 from spatialrep.losses.triplet import CosineDistance
 from spatialrep.methods.classic import classic_localizer
 from spatialrep.methods.enhance import EnhanceDataset, si_sdr, train_enhancer
 from spatialrep.methods.registry import load_model
-from spatialrep.methods.sqm import SpatialQualityMetric, SqmModel, train_sqm
+from spatialrep.methods.sqm import SQM_VARIANTS, SpatialQualityMetric, SqmConfig, SqmModel, train_sqm
 from spatialrep.methods.sqm_baselines import L1Distance, MultiResolutionStftDistance, SfdEmbeddingDistance
 from spatialrep.simulate.hrtf import load_default_hrtf
+from spatialrep.train import TrainConfig
 
-__all__ = ["AZ_SWEEP_DEG", "EL_SWEEP_DEG", "run_sqm_experiment"]
+__all__ = [
+    "AZ_SWEEP_DEG",
+    "EL_SWEEP_DEG",
+    "PairMetric",
+    "SqmPairMetric",
+    "baseline_metrics",
+    "random_floor",
+    "run_sqm_experiment",
+    "sweep_pairs",
+    "sweep_scores",
+]
 
 AZ_SWEEP_DEG = (0.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0)
 EL_SWEEP_DEG = (0.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0)
@@ -161,6 +183,29 @@ def _random_floor(ref: torch.Tensor, test: torch.Tensor) -> torch.Tensor:
     return torch.where(same, torch.zeros_like(values), values)
 
 
+def baseline_metrics(train: SqmScenes, names: Sequence[str]) -> list[PairMetric]:
+    """The classic distances among ``names`` (``cue``: z-scored by the cues' spread over 16 training triplets;
+    ``l1``, ``mrstft``), in that order; other names are left to the caller."""
+    rate = train.config.sample_rate
+    out: list[PairMetric] = []
+    if "cue" in names:
+        triplets = TripletDataset(train, 16, name="cue_fit")
+        clips = torch.tensor(np.concatenate([triplets[i]["audio"][:, :2] for i in range(16)]))
+        out.append(CuePairMetric(CueDistance(rate).fit(clips)))
+    if "l1" in names:
+        l1 = L1Distance(rate)
+        out.append(PairMetric("l1", "baseline", lambda r, t: l1(r[:, :2], t[:, :2])))
+    if "mrstft" in names:
+        mr = MultiResolutionStftDistance(rate)
+        out.append(PairMetric("mrstft", "baseline", lambda r, t: mr(r[:, :2], t[:, :2])))
+    return out
+
+
+def random_floor() -> PairMetric:
+    """A distance that ignores its inputs (0 on identical pairs): the floor of every quality score."""
+    return PairMetric("random", "floor", _random_floor)
+
+
 # ------------------------------------------------------------------------------------------ the experiment
 
 
@@ -187,25 +232,14 @@ class _Context:
 
     def metrics(self) -> list[PairMetric]:
         cfg = self.cfg
-        rate = cfg.data.sample_rate
         out: list[PairMetric] = [SqmPairMetric(run, self.model(run), "deep") for run in cfg.runs]
         out.append(SqmPairMetric("combined (embedding)", self.model("combined"), "embedding"))
-        if "cue" in cfg.baselines:
-            # z-scoring: the cues' spread over training clips
-            train = TripletDataset(self.scenes("train"), 16, name="cue_fit")
-            clips = torch.tensor(np.concatenate([train[i]["audio"][:, :2] for i in range(16)]))
-            out.append(CuePairMetric(CueDistance(rate).fit(clips)))
-        if "l1" in cfg.baselines:
-            l1 = L1Distance(rate)
-            out.append(PairMetric("l1", "baseline", lambda r, t: l1(r[:, :2], t[:, :2])))
-        if "mrstft" in cfg.baselines:
-            mr = MultiResolutionStftDistance(rate)
-            out.append(PairMetric("mrstft", "baseline", lambda r, t: mr(r[:, :2], t[:, :2])))
+        out += baseline_metrics(self.scenes("train"), cfg.baselines)
         if "sfd" in cfg.baselines:
             sfd = self._sfd()
             if sfd is not None:
                 out.append(PairMetric("sfd-embedding", "baseline", lambda r, t: sfd(r[:, :2], t[:, :2])))
-        out.append(PairMetric("random", "floor", _random_floor))
+        out.append(random_floor())
         return out
 
     def _sfd(self) -> SfdEmbeddingDistance | None:
@@ -233,17 +267,101 @@ def _collate_pairs(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _pair_distances(data: Dataset[Any], metrics: Sequence[PairMetric], batch: int) -> dict[str, np.ndarray]:
-    """``{metric: D (N,), "severity", "rank", "item"}`` over a pair set, rendering each batch once."""
+def _pair_distances(
+    data: Dataset[Any],
+    metrics: Sequence[PairMetric],
+    batch: int,
+    *,
+    seconds: dict[str, float] | None = None,
+    digest: Any = None,
+) -> dict[str, np.ndarray]:
+    """``{metric: D (N,), "severity", "rank", "item"}`` over a pair set, rendering each batch once.
+
+    ``seconds`` accumulates each metric's wall time; ``digest`` (a ``hashlib`` object) is updated with the
+    pairs' float32 bytes (the suite's fingerprint)."""
     loader = DataLoader(data, batch_size=batch, shuffle=False, collate_fn=_collate_pairs)
     out: dict[str, list[np.ndarray]] = {m.name: [] for m in metrics}
     out.update(severity=[], rank=[], item=[])
     for b in loader:
+        if digest is not None:
+            for key in ("reference", "test"):
+                digest.update(b[key].float().numpy().tobytes())
         for m in metrics:
+            started = time.perf_counter()
             out[m.name].append(m.pair(b["reference"], b["test"]))
+            if seconds is not None:
+                seconds[m.name] = seconds.get(m.name, 0.0) + time.perf_counter() - started
         for key in ("severity", "rank", "item"):
             out[key].append(b[key])
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def sweep_scores(
+    name: str,
+    az: Mapping[str, np.ndarray],
+    same: Mapping[str, np.ndarray],
+    diff: Mapping[str, np.ndarray],
+    degradations: Mapping[str, Mapping[str, np.ndarray]],
+) -> dict[str, float]:
+    """Metric ``name``'s scores from pair distances (:func:`_pair_distances` outputs): ``sc_az`` (Spearman
+    against Δazimuth), ``ca`` (common area of same-location vs both-differ pairs), ``deg_<kind>`` and their
+    mean ``deg_mean`` (Spearman against severity), and ``two_afc`` (agreement with the severity order of
+    pairs of non-zero severities of one reference, over the graded kinds)."""
+    row = {
+        "sc_az": spearman(az["severity"], az[name]),
+        "ca": common_area(same[name], diff[name]),
+    }
+    for kind, data in degradations.items():
+        row[f"deg_{kind}"] = spearman(data["severity"], data[name])
+    values = [row[f"deg_{k}"] for k in degradations if not math.isnan(row[f"deg_{k}"])]
+    row["deg_mean"] = float(np.mean(values)) if values else math.nan
+    agree, total = 0.0, 0
+    for kind, data in degradations.items():
+        if len(set(data["rank"].tolist())) < 3 or kind == "content":
+            continue
+        keep = np.flatnonzero(data["rank"] > 0)  # severity 0 is the identical pair: trivial
+        pairs = keep[two_afc_triplets(data["item"][keep], data["rank"][keep])]
+        if len(pairs):
+            agree += two_afc(data[name], data["severity"], pairs) * len(pairs)
+            total += len(pairs)
+    row["two_afc"] = agree / total if total else math.nan
+    return row
+
+
+def sweep_pairs(
+    scenes: SqmScenes,
+    sizes: EvalSizes,
+    metrics: Sequence[PairMetric],
+    batch: int,
+    *,
+    seconds: dict[str, float] | None = None,
+    digest: Any = None,
+) -> dict[str, Any]:
+    """Every metric's distances on one split's azimuth sweep (``az``), common-area groups (``same``,
+    ``diff``) and degradation sweeps (``degradations``: kind -> distances); the hrtf swap is left out
+    (``skipped``) where the split has one head."""
+    az = _pair_distances(
+        PairDataset(
+            scenes, "azimuth", sizes.sweep_items, AZ_SWEEP_DEG, content_change=True, head=0,
+            azimuth_deg=AZ_SWEEP_START_DEG, elevation_deg=0.0, name="az_sweep",
+        ),
+        metrics, batch, seconds=seconds, digest=digest,
+    )  # fmt: skip
+    same = _pair_distances(
+        PairDataset(scenes, "content", sizes.ca_items, (1.0,), name="ca_same"),
+        metrics, batch, seconds=seconds, digest=digest,
+    )  # fmt: skip
+    diff = _pair_distances(
+        PairDataset(scenes, "relocate", sizes.ca_items, (1.0,), name="ca_diff"),
+        metrics, batch, seconds=seconds, digest=digest,
+    )  # fmt: skip
+    kinds = [k for k in sizes.degradations if not (k == "hrtf" and scenes.num_heads < 2)]
+    degradations = {}
+    for kind in kinds:
+        pairs = PairDataset(scenes, kind, sizes.degradation_items, name=f"deg_{kind}")
+        degradations[kind] = _pair_distances(pairs, metrics, batch, seconds=seconds, digest=digest)
+    skipped = [k for k in sizes.degradations if k not in kinds]
+    return {"az": az, "same": same, "diff": diff, "degradations": degradations, "skipped": skipped}
 
 
 def _clips(data: ClipDataset) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
@@ -299,21 +417,12 @@ def _evaluate(ctx: _Context, split: str) -> dict[str, Any]:
     metrics = ctx.metrics()
     batch = cfg.eval_batch_size
     names = [m.name for m in metrics]
-    az = _pair_distances(
-        PairDataset(
-            scenes,
-            "azimuth",
-            sizes.sweep_items,
-            AZ_SWEEP_DEG,
-            content_change=True,
-            head=0,
-            azimuth_deg=AZ_SWEEP_START_DEG,
-            elevation_deg=0.0,
-            name="az_sweep",
-        ),
-        metrics,
-        batch,
-    )
+    swept = sweep_pairs(scenes, sizes, metrics, batch)
+    az, same, diff, degradations = swept["az"], swept["same"], swept["diff"], swept["degradations"]
+    if swept["skipped"]:
+        ctx.notes.append(
+            f"{split}: the hrtf swap is skipped (one head in this split; set data.unseen_heads >= 2)."
+        )
     el = _pair_distances(
         PairDataset(
             scenes,
@@ -328,23 +437,6 @@ def _evaluate(ctx: _Context, split: str) -> dict[str, Any]:
         metrics,
         batch,
     )
-    same = _pair_distances(
-        PairDataset(scenes, "content", sizes.ca_items, (1.0,), name="ca_same"), metrics, batch
-    )
-    diff = _pair_distances(
-        PairDataset(scenes, "relocate", sizes.ca_items, (1.0,), name="ca_diff"), metrics, batch
-    )
-    kinds = [k for k in sizes.degradations if not (k == "hrtf" and scenes.num_heads < 2)]
-    if len(kinds) < len(sizes.degradations):
-        ctx.notes.append(
-            f"{split}: the hrtf swap is skipped (one head in this split; set data.unseen_heads >= 2)."
-        )
-    degradations = {
-        kind: _pair_distances(
-            PairDataset(scenes, kind, sizes.degradation_items, name=f"deg_{kind}"), metrics, batch
-        )
-        for kind in kinds
-    }
     # retrieval: groups of utterances at distinct directions, one head and room
     rng = seeding.rng(cfg.data.seed, "retrieval", split)
     grid = [(a, e) for a in cfg.data.azimuths_deg for e in cfg.data.elevations_deg]
@@ -365,27 +457,14 @@ def _evaluate(ctx: _Context, split: str) -> dict[str, Any]:
     for m in metrics:
         row: dict[str, Any] = {"split": split, "metric": m.name, "kind": m.kind}
         row.update(localization.get(m.name, {}))
-        row["sc_az"] = spearman(az["severity"], az[m.name])
+        scores = sweep_scores(m.name, az, same, diff, degradations)
+        row["sc_az"] = scores.pop("sc_az")
         row["sc_el"] = spearman(el["severity"], el[m.name])
-        row["ca"] = common_area(same[m.name], diff[m.name])
+        row["ca"] = scores.pop("ca")
         distances = m.pairwise(clips, batch)
         for k in sizes.retrieval_k:
             row[f"mp@{k}"] = mean_precision_at_k(distances, groups, k)
-        for kind, data in degradations.items():
-            row[f"deg_{kind}"] = spearman(data["severity"], data[m.name])
-        values = [row[f"deg_{k}"] for k in degradations if not math.isnan(row[f"deg_{k}"])]
-        row["deg_mean"] = float(np.mean(values)) if values else math.nan
-        # 2AFC over graded kinds: pairs of non-zero severities of one reference (0 is identical: trivial)
-        agree, total = 0.0, 0
-        for kind, data in degradations.items():
-            if len(set(data["rank"].tolist())) < 3 or kind == "content":
-                continue
-            keep = np.flatnonzero(data["rank"] > 0)
-            pairs = keep[two_afc_triplets(data["item"][keep], data["rank"][keep])]
-            if len(pairs):
-                agree += two_afc(data[m.name], data["severity"], pairs) * len(pairs)
-                total += len(pairs)
-        row["two_afc"] = agree / total if total else math.nan
+        row.update(scores)
         if "content" in degradations:
             row["median_d_content"] = float(
                 np.median(degradations["content"][m.name][degradations["content"]["rank"] == 1])
@@ -578,3 +657,40 @@ def _extra_markdown(
     for note in notes:
         parts.append(f"\n- {note}")
     return "".join(parts) + "\n"
+
+
+# ------------------------------------------------------------------------------------ benchmark entry
+
+
+def _sqm_section(
+    settings: Mapping[str, Any], dataset: Mapping[str, Any], seed: int = 0
+) -> tuple[SqmConfig, TrainConfig]:
+    """A benchmark recipe section (``model``, ``variant``: default ``combined``, ``train``) as the model and
+    training configuration of one SQM-BS variant on the task's data."""
+    from spatialrep.config import ConfigError, from_dict
+
+    section = dict(settings)
+    variant = section.pop("variant", "combined")
+    if variant not in SQM_VARIANTS:
+        raise ConfigError(f"methods.sqm-bs.variant={variant!r}: one of {', '.join(SQM_VARIANTS)}")
+    config: SqmExperimentConfig = from_dict(
+        SqmExperimentConfig,
+        {"scale": "benchmark", "data": dict(dataset), "baselines": [], **section},
+        "methods.sqm-bs",
+    )
+    return config.variant_config(variant), dataclasses.replace(config.train, seed=seed)
+
+
+def _check_sqm(settings: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
+    _sqm_section(settings, dataset)
+
+
+@register_benchmark_entry("sqm-bs", task="quality", check=_check_sqm)
+def benchmark_sqm(training: BenchmarkTraining) -> list[BenchmarkModel]:
+    """SQM-BS (the recipe's ``variant``, default ``combined``) trained on triplets of the task's ``train``
+    split; the benchmark scores it with its deep-feature distance."""
+    model, train = _sqm_section(training.settings, training.dataset, training.seed)
+    scenes = SqmScenes(SqmDataConfig(**training.dataset), "train")
+    data = TripletDataset(scenes, max(1, (train.max_steps or 1) * train.batch_size), name="triplets")
+    train_sqm(model, data, train, training.out / "model")
+    return [BenchmarkModel("sqm-bs", training.out / "model")]

@@ -1,7 +1,7 @@
 """Methods: one module per system, each composing a feature front-end, an encoder, a head and a loss.
 
 * :mod:`spatialrep.methods.base`: the model protocols (``Localizer``, ``StreamingLocalizer``, ``Embedder``,
-  ``LayeredEmbedder``, ``QualityMetric``) and the ``Directions`` they return.
+  ``LayeredEmbedder``, ``EventDetector``, ``QualityMetric``) and the ``Directions`` they return.
 * :mod:`spatialrep.methods.sfd`: spatial feature distillation and its supervised baselines.
 * :mod:`spatialrep.methods.sce`: SCE / WSCE contrastive embeddings with their k-NN reference set.
 * :mod:`spatialrep.methods.feedforward`: the feed-forward regression baseline of SCE.
@@ -14,6 +14,7 @@ Adding a method: ``docs/contributing.md``.
 from spatialrep.methods.base import (
     Directions,
     Embedder,
+    EventDetector,
     FrameTrack,
     LayeredEmbedder,
     Localizer,
@@ -25,6 +26,7 @@ from spatialrep.methods.registry import discover, list_models, load_model
 __all__ = [
     "Directions",
     "Embedder",
+    "EventDetector",
     "FrameTrack",
     "LayeredEmbedder",
     "Localizer",

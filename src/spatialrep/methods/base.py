@@ -32,6 +32,7 @@ from torch import Tensor
 __all__ = [
     "Directions",
     "Embedder",
+    "EventDetector",
     "FrameStream",
     "FrameStreamingLocalizer",
     "FrameTrack",
@@ -233,6 +234,27 @@ class LayeredEmbedder(Embedder, Protocol):
     def embed_layers(self, audio: Tensor, sample_rate: int) -> dict[str, Tensor]:
         """Named representations of ``audio`` ``(batch, channels, time)``, each ``(batch, ...)``; the same
         shape for inputs of the same length."""
+        ...
+
+
+@runtime_checkable
+class EventDetector(Protocol):
+    """Sound events of a clip: class scores, a direction and a distance (SpatialAST, DSpAST).
+
+    Attributes:
+        sample_rate: Hz the model expects.
+        class_names: the classes of the ``sed`` columns.
+    """
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def class_names(self) -> Any: ...
+
+    def predict(self, audio: Tensor, sample_rate: int) -> dict[str, np.ndarray]:
+        """``sed`` ``(batch, classes)`` scores in ``[0, 1]``, and the dominant source's ``azimuth_deg``,
+        ``elevation_deg`` and ``distance_m`` ``(batch,)`` of ``audio`` ``(batch, channels, time)``."""
         ...
 
 
