@@ -57,9 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "benchmark",
         help="every method side by side on the same fixed test suites, with a one-page HTML report",
-        description="Render fixed test suites once (binaural: in-domain, unseen rooms, unseen heads, low "
-        "SNR, other sources; 4-mic array: in-domain, low SNR), train every method of the recipe on the same "
-        "training data for every seed, evaluate every model, the classic localizers and the trivial floors "
+        description="Render fixed test suites once (binaural localization: in-domain, unseen rooms, unseen "
+        "heads, low SNR, other sources; 4-mic array: in-domain, low SNR; binaural events: in-domain, low "
+        "SNR; spatial quality: seen and unseen heads/rooms), train every method of the recipe on the same "
+        "training data for every seed, evaluate every model, the classic baselines and the trivial floors "
         "on every suite, and write report.html, report.md, results.csv/json and plots into --out. Resumable: "
         f"rerun the same command. Suites: {', '.join(list_scales('benchmark'))}.",
     )
