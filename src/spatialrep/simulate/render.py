@@ -126,7 +126,7 @@ class SceneRenderer:
             source_position=self._source_position(spec, source),
             mode=self.config.brir_mode,
             rng=seeding.rng(spec.tail_seed, source.seed),
-            tail="clusters" if self.v2 else "directions",
+            tail="knots" if self.v2 else "directions",
         )
 
     @staticmethod

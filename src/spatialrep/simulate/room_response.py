@@ -46,9 +46,9 @@ from spatialrep.geometry.coordinates import (
     rotate_yaw,
     spherical_to_cartesian,
 )
-from spatialrep.simulate.clustered_tail import clustered_tail
 from spatialrep.simulate.diffuse import diffuse_field
 from spatialrep.simulate.hrtf import HRTFGridWarning
+from spatialrep.simulate.interpolated_tail import interpolated_tail
 from spatialrep.simulate.receivers import Receiver
 from spatialrep.simulate.room_analysis import direct_to_reverberant_ratio
 from spatialrep.simulate.rooms import ShoeboxRoom, check_inside
@@ -56,10 +56,10 @@ from spatialrep.simulate.rooms import ShoeboxRoom, check_inside
 MODES = ("hybrid", "exact")
 """Valid values of ``room_response(mode=...)``."""
 
-TAILS = ("directions", "clusters")
+TAILS = ("directions", "knots")
 """Valid values of ``room_response(tail=...)``: the hybrid tail of render version ``v1`` (one noise per
 direction, :func:`~spatialrep.simulate.diffuse.diffuse_field`) or ``v2``
-(:func:`~spatialrep.simulate.clustered_tail.clustered_tail`)."""
+(:func:`~spatialrep.simulate.interpolated_tail.interpolated_tail`)."""
 
 MIN_SOURCE_DISTANCE = 0.05
 """Smallest source–receiver distance accepted, metres (the 1/r law is meaningless closer)."""
@@ -367,9 +367,9 @@ def room_response(
             (sweeping echoes) whose late energy shifts towards low frequencies: through a head that lowers the
             late binaural energy by up to ~5 dB below the incoherent room model. 0 gives the regular lattice.
         max_images: refuse to render more image sources than this (memory and time guard).
-        tail: hybrid only: ``"directions"`` (render version ``v1``) or ``"clusters"`` (``v2``: a
-            direction-clustered tail, and the early reflections rendered only up to the end of the
-            crossfade, as later samples are faded out anyway).
+        tail: hybrid only: ``"directions"`` (render version ``v1``) or ``"knots"`` (``v2``: the tail of
+            :func:`~spatialrep.simulate.interpolated_tail.interpolated_tail`, and the early reflections
+            rendered only up to the end of the crossfade, as later samples are faded out anyway).
 
     Returns:
         The response, its direct part, the DRR and the sample rate.
@@ -491,7 +491,7 @@ def room_response(
         # the nearest measured response by design, so only the direct path may warn about the grid.
         warnings.simplefilter("ignore", HRTFGridWarning)
         early_samples = num_samples
-        if tail == "clusters" and t_tr is not None:  # everything after the crossfade is faded out
+        if tail == "knots" and t_tr is not None:  # everything after the crossfade is faded out
             early_samples = min(num_samples, math.ceil((t_tr + crossfade_time / 2) * fs) + 1)
         early, _ = _render(receiver, az, el, distance / c * fs - onset, amplitude, early_samples, ir_len)
     if highpass_hz is not None:
@@ -516,7 +516,7 @@ def room_response(
             az,
             el,
             lattice_energy_density(room, s, p, np.arange(num_samples) / fs),
-            clustered=tail == "clusters",
+            knots=tail == "knots",
         )
         response = direct + reverberant
     drr = direct_to_reverberant_ratio(response, direct)
@@ -544,11 +544,11 @@ def _add_tail(
     azimuth_images: np.ndarray,
     elevation_images: np.ndarray,
     density: np.ndarray,
-    clustered: bool = False,
+    knots: bool = False,
 ) -> np.ndarray:
     """Crossfade the rendered reflections into a diffuse tail whose mean energy per second is ``density``.
 
-    ``clustered``: the tail of :func:`~spatialrep.simulate.clustered_tail.clustered_tail` (render version
+    ``knots``: the tail of :func:`~spatialrep.simulate.interpolated_tail.interpolated_tail` (render version
     ``v2``) instead of one noise per direction.
     """
     fs = receiver.sample_rate
@@ -577,9 +577,9 @@ def _add_tail(
     through = float(np.sum(amplitude[window] ** 2 * np.sum(ir_energy, axis=-1)))
     rendered = float(np.sum(early[:, first:start] ** 2))
     correction = rendered / through if through > 0 and rendered > 0 else 1.0
-    if clustered:
+    if knots:
         power = correction / fs * density[start:] * fade_in[start:] ** 2
-        out[:, start:] += clustered_tail(
+        out[:, start:] += interpolated_tail(
             room, receiver, receiver_yaw, rng, t[start:], power, num_directions=num_directions
         )
         return out

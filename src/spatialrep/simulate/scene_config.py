@@ -23,8 +23,8 @@ RENDER_VERSIONS = ("v1", "v2")
 * ``v1``: every target and babble talker synthesised afresh, a 64-direction late tail, time-domain diffuse
   noise; the bytes of every dataset rendered before render versions existed;
 * ``v2`` (default): targets and babble talkers drawn from per-split pools of synthesised clips
-  (:mod:`~spatialrep.simulate.clip_pool`), a direction-clustered late tail
-  (:mod:`~spatialrep.simulate.clustered_tail`) and frequency-domain diffuse noise
+  (:mod:`~spatialrep.simulate.clip_pool`), a late tail interpolated between a few time knots
+  (:mod:`~spatialrep.simulate.interpolated_tail`) and frequency-domain diffuse noise
   (:mod:`~spatialrep.simulate.spectral_diffuse`): about 3x faster, statistically equivalent."""
 
 DEFAULT_RENDER_VERSION = "v2"

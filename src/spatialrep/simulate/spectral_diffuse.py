@@ -5,9 +5,9 @@ a ``C × C`` mixing filter whose cross-spectra are the receiver's diffuse-field 
 one FFT size per call instead of ``scipy.signal.fftconvolve``'s padded sizes, with the mixing filters'
 spectra cached per (receiver, FFT size) and white noise drawn directly as spectra (no forward FFT):
 
-* :func:`cluster_labels` splits the receiver's diffuse directions into ``K`` direction clusters;
-* :func:`mixing_spectra` gives each cluster's mixing filter as a zero-phase spectrum ``(K, C, C, F)``;
-* :func:`spectral_diffuse_noise` is diffuse noise of a noise type (one cluster of every direction).
+* :func:`root_filters` turns cross-power matrices into zero-phase mixing filters (spectra at an FFT size);
+* :func:`mixing_spectra` is the receiver's diffuse-field mixing filter, cached;
+* :func:`spectral_diffuse_noise` is diffuse noise of a noise type.
 
 Convolution here is circular over ``n_fft`` samples; outputs are cut where no wrap-around reaches (half a
 mixing filter from either end), so they equal linear convolutions of a circular (stationary) input.
@@ -21,16 +21,14 @@ from collections.abc import Callable
 import numpy as np
 from scipy import fft as sfft
 
-from spatialrep.geometry.coordinates import fibonacci_sphere, spherical_to_cartesian
+from spatialrep.geometry.coordinates import spherical_to_cartesian
 from spatialrep.simulate.noise import ltass_level_db
 from spatialrep.simulate.receivers import Receiver
 
 SPECTRAL_NOISE_TYPES = ("white", "pink", "speech_shaped", "babble")
 """Noise types :func:`spectral_diffuse_noise` makes (``babble`` through a signal factory)."""
 
-_CACHE: weakref.WeakKeyDictionary[object, dict[tuple[int, int, int], np.ndarray]] = (
-    weakref.WeakKeyDictionary()
-)
+_CACHE: weakref.WeakKeyDictionary[object, dict[tuple[int, int], np.ndarray]] = weakref.WeakKeyDictionary()
 _LENGTHS: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
 
 
@@ -50,81 +48,92 @@ def fft_size(num_samples: int, receiver: Receiver) -> int:
     return 3 * power // 4 if 3 * power // 4 >= need else power
 
 
-_GEOMETRY: weakref.WeakKeyDictionary[object, dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]] = (
+_SPECTRA: weakref.WeakKeyDictionary[object, dict[int, tuple[np.ndarray, np.ndarray]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def cluster_geometry(
-    receiver: Receiver, num_directions: int, num_clusters: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(vectors, labels)``: unit vectors of ``receiver.diffuse_directions(num_directions)`` in the receiver
-    frame, shape ``(n, 3)``, and the cluster of each, shape ``(n,)``: the nearest of ``num_clusters``
-    Fibonacci-lattice centres, relabelled so that no cluster is empty. Cached per receiver; read-only."""
-    per_receiver = _GEOMETRY.setdefault(receiver, {})
-    key = (num_directions, num_clusters)
-    if key not in per_receiver:
+def direction_spectra(receiver: Receiver, num_directions: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(vectors, cross)`` of ``receiver.diffuse_directions(num_directions)``: unit vectors in the receiver
+    frame, shape ``(n, 3)``, and each direction's cross-power matrix ``H_d(f) H_d(f)^H`` on the rFFT bins
+    of :func:`filter_length` samples, shape ``(n, F, C, C)``. Cached per receiver; read-only."""
+    per_receiver = _SPECTRA.setdefault(receiver, {})
+    if num_directions not in per_receiver:
         azimuth, elevation = receiver.diffuse_directions(num_directions)
-        vectors = spherical_to_cartesian(azimuth, elevation)  # (n, 3)
-        centres = spherical_to_cartesian(*fibonacci_sphere(num_clusters))  # (K, 3)
-        _, labels = np.unique(np.argmax(vectors @ centres.T, axis=1), return_inverse=True)
-        labels = labels.reshape(-1)
-        for a in (vectors, labels):
+        vectors = spherical_to_cartesian(azimuth, elevation)
+        irs = receiver.impulse_responses(azimuth, elevation)  # (n, C, taps)
+        spectra = np.fft.rfft(irs, filter_length(receiver), axis=-1)  # (n, C, F)
+        cross = np.einsum("dif,djf->dfij", spectra, spectra.conj())
+        for a in (vectors, cross):
             a.setflags(write=False)
-        per_receiver[key] = (vectors, labels)
-    return per_receiver[key]
+        per_receiver[num_directions] = (vectors, cross)
+    return per_receiver[num_directions]
 
 
-def cluster_labels(receiver: Receiver, num_directions: int, num_clusters: int) -> np.ndarray:
-    """The cluster of each diffuse direction, shape ``(n,)`` (see :func:`cluster_geometry`)."""
-    return cluster_geometry(receiver, num_directions, num_clusters)[1]
+def hermitian_sqrt(matrices: np.ndarray) -> np.ndarray:
+    """Hermitian square roots of Hermitian positive semi-definite matrices, shape ``(..., C, C)``.
+
+    Closed form for ``C = 2`` (``(M + sqrt(det M) I) / sqrt(tr M + 2 sqrt(det M))``), eigendecomposition
+    otherwise; negative eigenvalues (round-off) count as 0.
+    """
+    if matrices.shape[-1] == 2:
+        a, d = matrices[..., 0, 0].real, matrices[..., 1, 1].real
+        det = np.sqrt(np.maximum(a * d - np.abs(matrices[..., 0, 1]) ** 2, 0.0))
+        scale = np.sqrt(np.maximum(a + d + 2.0 * det, 1e-300))
+        root = matrices / scale[..., None, None]
+        root[..., 0, 0] += det / scale
+        root[..., 1, 1] += det / scale
+        return root
+    values, vectors = np.linalg.eigh(matrices)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]
+    return root @ np.conj(np.swapaxes(vectors, -1, -2))
 
 
-def mixing_spectra(receiver: Receiver, n_fft: int, num_directions: int, num_clusters: int = 1) -> np.ndarray:
-    """Zero-phase mixing filters ``A_k`` with ``A_k A_k^H = mean_{d in k} H_d H_d^H``, as spectra.
+def root_filters(cross: np.ndarray, length: int, n_fft: int) -> np.ndarray:
+    """Zero-phase FIR square roots of cross-power matrices, as spectra at ``n_fft``.
 
-    ``H_d`` is the receiver's response for direction ``d`` of ``receiver.diffuse_directions(num_directions)``
-    and ``k`` a cluster of :func:`cluster_labels`. Each ``A_k(f)`` is the Hermitian square root of the
-    cluster's cross-power matrix, designed on :func:`filter_length` bins, Hann-windowed into a short FIR
-    centred on tap 0 (circularly) and transformed at ``n_fft``. Cached per receiver object; read-only.
+    Args:
+        cross: Hermitian positive semi-definite matrices ``Φ(f)`` on the rFFT bins of ``length`` samples,
+            shape ``(..., F, C, C)``, ``F = length // 2 + 1``.
+        length: FIR length (the Hann window's), samples.
+        n_fft: FFT size of the result, ≥ ``length``.
 
     Returns:
-        shape ``(K, C, C, n_fft // 2 + 1)``, complex128.
+        ``A`` with ``A(f) A(f)^H ≈ Φ(f)``: the Hermitian square root per bin, turned into a ``length``-tap FIR
+        centred on tap 0 (circularly), Hann-windowed (smoothing across about two bins) and transformed at
+        ``n_fft``; shape ``(..., C, C, n_fft // 2 + 1)``, complex128.
+    """
+    if n_fft < length:
+        raise ValueError(f"n_fft={n_fft} is shorter than the filters ({length} taps)")
+    root = hermitian_sqrt(cross)
+    fir = np.fft.irfft(np.moveaxis(root, -3, -1), length, axis=-1)  # (..., C, C, L), centred on tap 0
+    fir *= np.fft.ifftshift(np.hanning(length + 1)[:-1])  # peak at tap 0, circularly
+    half = length // 2
+    padded = np.zeros((*fir.shape[:-1], n_fft))
+    padded[..., :half] = fir[..., :half]
+    padded[..., n_fft - half :] = fir[..., half:]
+    return sfft.rfft(padded, axis=-1)
+
+
+def mixing_spectra(receiver: Receiver, n_fft: int, num_directions: int) -> np.ndarray:
+    """Zero-phase mixing filter ``A`` with ``A A^H = mean_d H_d H_d^H`` (the diffuse-field cross-power
+    matrix over ``receiver.diffuse_directions(num_directions)``), as spectra at ``n_fft``.
+
+    :func:`root_filters` of the cross-power matrix designed on :func:`filter_length` bins. Cached per
+    receiver object; read-only.
+
+    Returns:
+        shape ``(C, C, n_fft // 2 + 1)``, complex128.
     """
     per_receiver = _CACHE.setdefault(receiver, {})
-    key = (num_directions, num_clusters, n_fft)
-    if key in per_receiver:
-        return per_receiver[key]
-    azimuth, elevation = receiver.diffuse_directions(num_directions)
-    irs = receiver.impulse_responses(azimuth, elevation)  # (n, C, taps)
-    length = filter_length(receiver)
-    if n_fft < length:
-        raise ValueError(f"n_fft={n_fft} is shorter than the mixing filters ({length} taps)")
-    spectra = np.fft.rfft(irs, length, axis=-1)  # (n, C, F)
-    labels = (
-        cluster_labels(receiver, num_directions, num_clusters)
-        if num_clusters > 1
-        else np.zeros(len(irs), dtype=np.int64)
-    )
-    window = np.fft.ifftshift(np.hanning(length + 1)[:-1])  # peak at tap 0, circularly
-    out = []
-    for k in range(int(labels.max()) + 1):
-        member = spectra[labels == k]
-        cross = np.einsum("dif,djf->fij", member, member.conj()) / member.shape[0]  # (F, C, C)
-        values, vectors = np.linalg.eigh(cross)
-        root = (vectors * np.sqrt(np.clip(values, 0.0, None))[:, None, :]) @ np.conj(
-            np.swapaxes(vectors, 1, 2)
-        )
-        fir = np.fft.irfft(np.moveaxis(root, 0, -1), length, axis=-1) * window  # (C, C, L), centred on tap 0
-        padded = np.zeros((*fir.shape[:2], n_fft))
-        half = length // 2
-        padded[..., :half] = fir[..., :half]
-        padded[..., n_fft - half :] = fir[..., half:]
-        out.append(sfft.rfft(padded, axis=-1))
-    result = np.stack(out)
-    result.setflags(write=False)
-    per_receiver[key] = result
-    return result
+    key = (num_directions, n_fft)
+    if key not in per_receiver:
+        _, per_direction = direction_spectra(receiver, num_directions)
+        cross = per_direction.mean(axis=0)  # (F, C, C)
+        result = root_filters(cross, filter_length(receiver), n_fft)
+        result.setflags(write=False)
+        per_receiver[key] = result
+    return per_receiver[key]
 
 
 _BYTE_VARIANCE = (256**2 - 1) / 12.0  # of (b + 0.5) for a byte b uniform on -128..127
@@ -212,7 +221,7 @@ def spectral_diffuse_noise(
     if noise_type not in SPECTRAL_NOISE_TYPES:
         raise ValueError(f"unknown noise type {noise_type!r}; valid: {', '.join(SPECTRAL_NOISE_TYPES)}")
     n_fft = fft_size(num_samples, receiver)
-    mixing = mixing_spectra(receiver, n_fft, num_directions)[0]  # (C, C, F)
+    mixing = mixing_spectra(receiver, n_fft, num_directions)  # (C, C, F)
     channels = mixing.shape[0]
     if noise_type == "babble":
         if make_signal is None:
