@@ -30,6 +30,7 @@ in both modes, so its samples are identical.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -495,7 +496,7 @@ def room_response(
             early_samples = min(num_samples, math.ceil((t_tr + crossfade_time / 2) * fs) + 1)
         early, _ = _render(receiver, az, el, distance / c * fs - onset, amplitude, early_samples, ir_len)
     if highpass_hz is not None:
-        early = sps.sosfilt(sps.butter(2, highpass_hz, "highpass", fs=fs, output="sos"), early, axis=-1)
+        early = sps.sosfilt(_highpass(highpass_hz, fs).copy(), early, axis=-1)  # sosfilt wants it writable
     if early.shape[-1] < num_samples:
         early = np.pad(early, ((0, 0), (0, num_samples - early.shape[-1])))
     num_images = 1 + distance.size
@@ -521,6 +522,15 @@ def room_response(
         response = direct + reverberant
     drr = direct_to_reverberant_ratio(response, direct)
     return RoomResponse(response, direct, drr, fs, mode, num_images, t_tr)
+
+
+@functools.lru_cache(maxsize=16)
+def _highpass(cutoff_hz: float, sample_rate: int) -> np.ndarray:
+    """The 2nd-order Butterworth high-pass of the reflections as second-order sections (read-only): designed
+    once per cut-off and rate, the same coefficients every call (about 1.6 ms per response otherwise)."""
+    sos = sps.butter(2, cutoff_hz, "highpass", fs=sample_rate, output="sos")
+    sos.setflags(write=False)
+    return sos
 
 
 def _point(position: npt.ArrayLike, name: str) -> np.ndarray:
