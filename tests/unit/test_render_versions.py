@@ -10,6 +10,7 @@ import pytest
 
 from spatialrep.config import ConfigError
 from spatialrep.data import writer
+from spatialrep.data.excitation import make_bank
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.splits import plan_dataset
 from spatialrep.data.writer import DatasetExistsError, render_dataset
@@ -90,6 +91,9 @@ def test_v2_draws_targets_from_a_per_split_pool():
     assert unpooled.target_pool is None
     fresh = {unpooled.render(sample_scene(config, 3, i)).labels["source_id"][0] for i in range(4)}
     assert len(fresh) == 4
+    noise = SceneConfig(duration_s=0.5, source="noise:white", source_pool_size=2)
+    recordings = SceneRenderer(noise, source_bank=make_bank("noise:white"))
+    assert recordings.target_pool is None  # only synthesised sources are pooled
 
 
 @pytest.mark.filterwarnings("ignore:label budget")

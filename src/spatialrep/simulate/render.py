@@ -28,7 +28,7 @@ from spatialrep.simulate.receivers import Receiver
 from spatialrep.simulate.room_response import RoomResponse, room_response
 from spatialrep.simulate.rooms import source_offset
 from spatialrep.simulate.scene import RenderedScene, SceneSpec, SourceSpec
-from spatialrep.simulate.scene_config import SceneConfig
+from spatialrep.simulate.scene_config import POOLED_SOURCES, SceneConfig
 from spatialrep.simulate.sources import SourceBank, SourceClip, make_source_bank
 from spatialrep.simulate.spectral_diffuse import fft_size, spectral_diffuse_noise
 
@@ -72,7 +72,7 @@ class SceneRenderer:
         self.v2 = config.render_version == "v2"
         self.target_pool = (
             ClipPool(bank, config.source_pool_size, config.duration_s, config.sample_rate, "targets")
-            if self.v2 and config.source_pool_size > 0
+            if self.v2 and config.source_pool_size > 0 and config.source in POOLED_SOURCES
             else None
         )
         self._babble_pool: ClipPool | None = None

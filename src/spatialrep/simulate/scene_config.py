@@ -29,6 +29,10 @@ RENDER_VERSIONS = ("v1", "v2")
 
 DEFAULT_RENDER_VERSION = "v2"
 
+POOLED_SOURCES = ("speech", "events", "midi", "procedural")
+"""Source banks whose clips render version ``v2`` pools (they are synthesised, which costs; recordings
+(``folder:``, ``librispeech:``) and noise excitations are drawn afresh for every target, as in ``v1``)."""
+
 
 def _check_range(
     name: str, value: tuple[float, float], low: float = -math.inf, high: float = math.inf
@@ -72,8 +76,9 @@ class SceneConfig:
         interferer_sir_range_db: signal-to-interferer ratio per interferer, dB.
         render_version: how specs become signals, one of ``RENDER_VERSIONS`` (``v1`` reproduces datasets
             rendered before versions existed, byte for byte).
-        source_pool_size: ``v2`` only: targets are drawn from a pool of this many clips per split (each
-            synthesised once per worker); 0 synthesises every target afresh. Ignored by ``v1``.
+        source_pool_size: ``v2`` only: targets of a synthesised source (``POOLED_SOURCES``) are drawn from a
+            pool of this many clips per split (each synthesised once per worker); 0 synthesises every target
+            afresh. Ignored by ``v1`` and by other sources.
     """
 
     sample_rate: int = 16000
