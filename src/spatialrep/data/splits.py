@@ -202,9 +202,32 @@ class DatasetPlan:
 
     @cached_property
     def fingerprint(self) -> str:
-        """Hash of everything that determines the rendered bytes (config, split scenes and units)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Hash of everything that determines the rendered bytes (config, split scenes and units).
+
+        Scenes of render version ``v1`` are hashed without their ``render_version`` and ``source_pool_size``
+        (which ``v1`` ignores), as before render versions existed: a dataset rendered then keeps its
+        fingerprint, and resumes with ``scene.render_version=v1``.
+        """
+        text = json.dumps(_without_v1_keys(self.to_dict()), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    @property
+    def render_versions(self) -> dict[str, str]:
+        """The render version of each split's scenes."""
+        return {p.name: p.scene.render_version for p in self.splits}
+
+
+_V2_KEYS = ("render_version", "source_pool_size")
+
+
+def _without_v1_keys(value: Any) -> Any:
+    """``value`` with the render-version keys removed from every mapping that says ``render_version: v1``."""
+    if isinstance(value, dict):
+        legacy = value.get("render_version") == "v1"
+        return {k: _without_v1_keys(v) for k, v in value.items() if not (legacy and k in _V2_KEYS)}
+    if isinstance(value, list):
+        return [_without_v1_keys(v) for v in value]
+    return value
 
 
 def split_scene(config: DatasetConfig, name: str) -> SceneConfig:

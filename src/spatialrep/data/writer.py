@@ -300,6 +300,7 @@ def prepare_output(out: Path, plan: DatasetPlan, overwrite: bool) -> None:
                 "--overwrite to replace it"
             )
         if not overwrite:
+            _check_render_version(out, state, plan)
             differences = _diff(state.get("plan", {}), plan.to_dict()) or ["the stored plan is unreadable"]
             raise DatasetExistsError(
                 f"output folder {out} holds a dataset of another config (differs in "
@@ -329,6 +330,31 @@ def prepare_output(out: Path, plan: DatasetPlan, overwrite: bool) -> None:
         "plan": plan.to_dict(),
     }
     atomic_write_text(out / STATE, json.dumps(state_json, indent=1))
+
+
+def stored_render_versions(state: Mapping[str, Any]) -> dict[str, str]:
+    """Render version of each split of a stored plan (``dataset.json`` or the render state); ``v1`` where the
+    plan predates render versions."""
+    splits = (state.get("plan") or {}).get("splits") or {}
+    return {
+        name: str((split.get("scene") or {}).get("render_version", "v1"))
+        for name, split in splits.items()
+        if isinstance(split, Mapping)
+    }
+
+
+def _check_render_version(out: Path, state: Mapping[str, Any], plan: DatasetPlan) -> None:
+    """Refuse, naming both versions, to resume a dataset rendered with another render version."""
+    before, now = stored_render_versions(state), plan.render_versions
+    changed = {k: (before[k], now[k]) for k in before.keys() & now.keys() if before[k] != now[k]}
+    if changed:
+        shown = ", ".join(f"{k}: {a} there, {b} now" for k, (a, b) in sorted(changed.items()))
+        old = sorted({a for a, _ in changed.values()})
+        raise DatasetExistsError(
+            f"output folder {out} holds a dataset rendered with another render version ({shown}); its shards "
+            f"cannot be mixed with new ones. Resume it with --set scene.render_version={old[0]}, or pass "
+            "--overwrite to render it again"
+        )
 
 
 def _remove_temporaries(out: Path) -> None:
@@ -495,6 +521,7 @@ def assemble(out: Path, plan: DatasetPlan) -> dict[str, Any]:
             "hours": round(seconds / 3600, 6),
             "receiver": split.scene.receiver,
             "source": split.scene.source,
+            "render_version": split.scene.render_version,
             "num_source_units": len(split.scene.source_units) or None,
             "shared_classes": list(split.shared_classes),
         }
@@ -510,6 +537,7 @@ def assemble(out: Path, plan: DatasetPlan) -> dict[str, Any]:
         "duration_s": round(total, 6),
         "hours": round(total / 3600, 6),
         "sample_rate": config.scene.sample_rate,
+        "render_version": config.scene.render_version,
         "signals": list(config.signals),
         "audio_format": config.audio_format,
         "manifest": MANIFEST,

@@ -30,6 +30,7 @@ in both modes, so its samples are identical.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -48,12 +49,18 @@ from spatialrep.geometry.coordinates import (
 )
 from spatialrep.simulate.diffuse import diffuse_field
 from spatialrep.simulate.hrtf import HRTFGridWarning
+from spatialrep.simulate.interpolated_tail import interpolated_tail
 from spatialrep.simulate.receivers import Receiver
 from spatialrep.simulate.room_analysis import direct_to_reverberant_ratio
 from spatialrep.simulate.rooms import ShoeboxRoom, check_inside
 
 MODES = ("hybrid", "exact")
 """Valid values of ``room_response(mode=...)``."""
+
+TAILS = ("directions", "knots")
+"""Valid values of ``room_response(tail=...)``: the hybrid tail of render version ``v1`` (one noise per
+direction, :func:`~spatialrep.simulate.diffuse.diffuse_field`) or ``v2``
+(:func:`~spatialrep.simulate.interpolated_tail.interpolated_tail`)."""
 
 MIN_SOURCE_DISTANCE = 0.05
 """Smallest source–receiver distance accepted, metres (the 1/r law is meaningless closer)."""
@@ -331,6 +338,7 @@ def room_response(
     highpass_hz: float | None = 20.0,
     image_jitter: float = 0.08,
     max_images: int = 20_000_000,
+    tail: str = "directions",
 ) -> RoomResponse:
     """Impulse response from a source to a receiver in a shoebox room.
 
@@ -360,6 +368,9 @@ def room_response(
             (sweeping echoes) whose late energy shifts towards low frequencies: through a head that lowers the
             late binaural energy by up to ~5 dB below the incoherent room model. 0 gives the regular lattice.
         max_images: refuse to render more image sources than this (memory and time guard).
+        tail: hybrid only: ``"directions"`` (render version ``v1``) or ``"knots"`` (``v2``: the tail of
+            :func:`~spatialrep.simulate.interpolated_tail.interpolated_tail`, and the early reflections
+            rendered only up to the end of the crossfade, as later samples are faded out anyway).
 
     Returns:
         The response, its direct part, the DRR and the sample rate.
@@ -377,6 +388,8 @@ def room_response(
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    if tail not in TAILS:
+        raise ValueError(f"unknown tail {tail!r}; valid: {', '.join(TAILS)}")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if not crossfade_time >= 0:
@@ -478,14 +491,19 @@ def room_response(
         # Floor reflections arrive from below what measured HRTF sets cover (KEMAR stops at -40°): they take
         # the nearest measured response by design, so only the direct path may warn about the grid.
         warnings.simplefilter("ignore", HRTFGridWarning)
-        early, _ = _render(receiver, az, el, distance / c * fs - onset, amplitude, num_samples, ir_len)
+        early_samples = num_samples
+        if tail == "knots" and t_tr is not None:  # everything after the crossfade is faded out
+            early_samples = min(num_samples, math.ceil((t_tr + crossfade_time / 2) * fs) + 1)
+        early, _ = _render(receiver, az, el, distance / c * fs - onset, amplitude, early_samples, ir_len)
     if highpass_hz is not None:
-        early = sps.sosfilt(sps.butter(2, highpass_hz, "highpass", fs=fs, output="sos"), early, axis=-1)
+        early = sps.sosfilt(_highpass(highpass_hz, fs).copy(), early, axis=-1)  # sosfilt wants it writable
+    if early.shape[-1] < num_samples:
+        early = np.pad(early, ((0, 0), (0, num_samples - early.shape[-1])))
     num_images = 1 + distance.size
     if t_tr is None:
         response = direct + early
     else:
-        tail = _add_tail(
+        reverberant = _add_tail(
             early,
             room,
             receiver,
@@ -499,10 +517,20 @@ def room_response(
             az,
             el,
             lattice_energy_density(room, s, p, np.arange(num_samples) / fs),
+            knots=tail == "knots",
         )
-        response = direct + tail
+        response = direct + reverberant
     drr = direct_to_reverberant_ratio(response, direct)
     return RoomResponse(response, direct, drr, fs, mode, num_images, t_tr)
+
+
+@functools.lru_cache(maxsize=16)
+def _highpass(cutoff_hz: float, sample_rate: int) -> np.ndarray:
+    """The 2nd-order Butterworth high-pass of the reflections as second-order sections (read-only): designed
+    once per cut-off and rate, the same coefficients every call (about 1.6 ms per response otherwise)."""
+    sos = sps.butter(2, cutoff_hz, "highpass", fs=sample_rate, output="sos")
+    sos.setflags(write=False)
+    return sos
 
 
 def _point(position: npt.ArrayLike, name: str) -> np.ndarray:
@@ -526,8 +554,13 @@ def _add_tail(
     azimuth_images: np.ndarray,
     elevation_images: np.ndarray,
     density: np.ndarray,
+    knots: bool = False,
 ) -> np.ndarray:
-    """Crossfade the rendered reflections into a diffuse tail whose mean energy per second is ``density``."""
+    """Crossfade the rendered reflections into a diffuse tail whose mean energy per second is ``density``.
+
+    ``knots``: the tail of :func:`~spatialrep.simulate.interpolated_tail.interpolated_tail` (render version
+    ``v2``) instead of one noise per direction.
+    """
     fs = receiver.sample_rate
     num_samples = early.shape[-1]
     t = np.arange(num_samples) / fs
@@ -554,6 +587,12 @@ def _add_tail(
     through = float(np.sum(amplitude[window] ** 2 * np.sum(ir_energy, axis=-1)))
     rendered = float(np.sum(early[:, first:start] ** 2))
     correction = rendered / through if through > 0 and rendered > 0 else 1.0
+    if knots:
+        power = correction / fs * density[start:] * fade_in[start:] ** 2
+        out[:, start:] += interpolated_tail(
+            room, receiver, receiver_yaw, rng, t[start:], power, num_directions=num_directions
+        )
+        return out
     # Each tail direction decays like the images arriving from it (the ISM's late field is anisotropic),
     # normalised so that the directions' mean is the image lattice's own energy density.
     azimuth, elevation = receiver.diffuse_directions(num_directions)

@@ -159,4 +159,5 @@ def sample_scene(config: SceneConfig, seed: int, index: int) -> SceneSpec:
         snr_db=_uniform(rng, config.snr_range_db),
         noise_seed=int(rng.integers(2**62)),
         tail_seed=int(rng.integers(2**62)),
+        pool_seed=seeding.derive_seed(seed, "clip-pool"),  # the same for every example of a split
     )

@@ -51,6 +51,8 @@ class SceneSpec:
         snr_db: reverberant-target-to-diffuse-noise ratio, dB.
         noise_seed: seed of the diffuse noise.
         tail_seed: seed of the modelled late reverberation tails.
+        pool_seed: which clip pools render version ``v2`` draws targets and babble talkers from (one per
+            dataset split; see :mod:`~spatialrep.simulate.clip_pool`); unused by ``v1``.
     """
 
     index: int
@@ -62,6 +64,7 @@ class SceneSpec:
     snr_db: float
     noise_seed: int
     tail_seed: int
+    pool_seed: int = 0
 
     @property
     def targets(self) -> tuple[SourceSpec, ...]:

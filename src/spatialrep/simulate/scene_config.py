@@ -17,6 +17,22 @@ BRIR_MODES = ("hybrid", "exact")
 ROOM_KINDS = ("shoebox", "anechoic")
 SIGNALS = ("noisy", "clean_direct", "clean_reverb", "dry", "noise")
 
+RENDER_VERSIONS = ("v1", "v2")
+"""How a scene spec is turned into signals (see ``docs/simulation.md``, "Render versions"):
+
+* ``v1``: every target and babble talker synthesised afresh, a 64-direction late tail, time-domain diffuse
+  noise; the bytes of every dataset rendered before render versions existed;
+* ``v2`` (default): targets and babble talkers drawn from per-split pools of synthesised clips
+  (:mod:`~spatialrep.simulate.clip_pool`), a late tail interpolated between a few time knots
+  (:mod:`~spatialrep.simulate.interpolated_tail`) and frequency-domain diffuse noise
+  (:mod:`~spatialrep.simulate.spectral_diffuse`): about 3x faster, statistically equivalent."""
+
+DEFAULT_RENDER_VERSION = "v2"
+
+POOLED_SOURCES = ("speech", "events", "midi", "procedural")
+"""Source banks whose clips render version ``v2`` pools (they are synthesised, which costs; recordings
+(``folder:``, ``librispeech:``) and noise excitations are drawn afresh for every target, as in ``v1``)."""
+
 
 def _check_range(
     name: str, value: tuple[float, float], low: float = -math.inf, high: float = math.inf
@@ -58,6 +74,11 @@ class SceneConfig:
         snr_range_db: SNR of the reverberant mixture to the diffuse noise, dB (mean over channels).
         num_interferers: inclusive range of directional noise interferers.
         interferer_sir_range_db: signal-to-interferer ratio per interferer, dB.
+        render_version: how specs become signals, one of ``RENDER_VERSIONS`` (``v1`` reproduces datasets
+            rendered before versions existed, byte for byte).
+        source_pool_size: ``v2`` only: targets of a synthesised source (``POOLED_SOURCES``) are drawn from a
+            pool of this many clips per split (each synthesised once per worker); 0 synthesises every target
+            afresh. Ignored by ``v1`` and by other sources.
     """
 
     sample_rate: int = 16000
@@ -82,6 +103,8 @@ class SceneConfig:
     snr_range_db: tuple[float, float] = (-5.0, 20.0)
     num_interferers: tuple[int, int] = (0, 0)
     interferer_sir_range_db: tuple[float, float] = (0.0, 20.0)
+    render_version: str = DEFAULT_RENDER_VERSION
+    source_pool_size: int = 512
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -129,6 +152,14 @@ class SceneConfig:
                 f"num_interferers must be a range (min, max) with 0 <= min <= max, got {self.num_interferers}"
             )
         _check_range("interferer_sir_range_db", self.interferer_sir_range_db)
+        if self.render_version not in RENDER_VERSIONS:
+            raise ValueError(
+                f"unknown render_version {self.render_version!r}; valid: {', '.join(RENDER_VERSIONS)}"
+            )
+        if isinstance(self.source_pool_size, bool) or not isinstance(self.source_pool_size, int):
+            raise ValueError(f"source_pool_size must be an integer, got {self.source_pool_size!r}")
+        if self.source_pool_size < 0:
+            raise ValueError(f"source_pool_size must be >= 0 (0: no pool), got {self.source_pool_size}")
 
     @property
     def direction_ranges_deg(self) -> tuple[tuple[float, float], tuple[float, float]]:
