@@ -521,6 +521,7 @@ class FeatureFrontEnd(nn.Module):
             gcc_matrix = torch.zeros(0, 2 * n_freq, dtype=torch.float64)
         self.register_buffer("gcc_matrix", gcc_matrix, persistent=False)
         # Fused planar path (features/fused.py) for the mel IPD and GCC-PHAT: half the matrix products.
+        # Fused planar path (features/fused.py) for the mel IPD and GCC-PHAT: half the matrix products.
         self._planar = bool(uses & {"ipd_cos_sin_mel", "gcc_phat"}) and not uses & {"ipd", "ipd_cos_sin"}
         self.register_buffer("unit_mel_fb", unit_fb, persistent=False)
         if "gcc_phat" in uses:
@@ -535,6 +536,7 @@ class FeatureFrontEnd(nn.Module):
         self.register_buffer("lag_sign", sign[:, None], persistent=False)
         self.register_buffer("lag_row", row, persistent=False)
         self.pairs = c.resolved_pairs
+        self._pair_groups = fused.pair_groups(self.pairs)
         self._uses = frozenset(c.features)
         self._workspaces: dict[int, _Workspace] = {}
         self._constants_cache: dict[tuple[torch.dtype, torch.device], tuple[tuple[Tensor, ...], Any]] = {}
@@ -682,28 +684,46 @@ class FeatureFrontEnd(nn.Module):
         consts = self._constants(x.dtype, x.device)
         window = consts["window"]
         for n0, n1, t0, t1 in self._blocks(flat.shape[0], frames):
-            n, count = n1 - n0, t1 - t0
-            # Samples of frames t0 .. t1 - 1 in padded coordinates; only blocks touching an edge get padded
-            # (in scratch memory), so no padded copy of the batch is made.
-            start, stop = t0 * c.hop_length - pad, (t1 - 1) * c.hop_length + c.n_fft - pad
-            if start < 0 or stop > length:
-                left, right = max(-start, 0), max(stop - length, 0)
-                segment = ws.get("segment", (n, c.num_channels, stop - start), x.dtype, x.device)
-                segment[..., :left].zero_()
-                segment[..., segment.shape[-1] - right :].zero_()
-                segment[..., left : segment.shape[-1] - right].copy_(
-                    flat[n0:n1, :, max(start, 0) : min(stop, length)]
-                )
-            else:
-                segment = flat[n0:n1, :, start:stop]
-            framed = ws.get("frames", (n, c.num_channels, count, c.n_fft), x.dtype, x.device)
-            torch.mul(segment.unfold(-1, c.n_fft, c.hop_length), window, out=framed)
+            framed = ws.get("frames", (n1 - n0, c.num_channels, t1 - t0, c.n_fft), x.dtype, x.device)
+            self._frame_block(flat[n0:n1], t0, t1, window, ws, framed)
             # (rfft's out= argument computes into a temporary and copies: slower than a fresh result.)
             spec = torch.fft.rfft(framed, dim=-1)
             self._fast_block(spec, ws, consts, {k: v[n0:n1, :, :, t0:t1] for k, v in views.items()})
         if out is not None:
             out = out.reshape(*lead, *out.shape[1:])
         return out, {name: v.reshape(*lead, *v.shape[1:]) for name, v in views.items()}
+
+    def _frame_block(
+        self, flat: Tensor, t0: int, t1: int, window: Tensor, ws: _Workspace, out: Tensor
+    ) -> None:
+        """Windowed frames ``t0 .. t1 - 1`` of ``flat`` ``(n, C, time)`` into ``out`` ``(n, C, t1 - t0, N)``.
+
+        Frames that reach into the centre padding are cut from a small zero-padded copy of the clip's edge
+        (in scratch memory); the others straight from the input, so no padded copy of the clip is made.
+        """
+        c = self.config
+        hop, length = c.hop_length, flat.shape[-1]
+        pad = c.n_fft // 2 if c.center else 0
+        # Frames inside the signal: t * hop - pad >= 0 and t * hop - pad + n_fft <= length.
+        first = min(max(t0, -(-pad // hop)), t1)
+        last = max(min(t1, (length + pad - c.n_fft) // hop + 1), first)
+        if first < last:
+            start = first * hop - pad
+            torch.mul(
+                flat[..., start : start + (last - first - 1) * hop + c.n_fft].unfold(-1, c.n_fft, hop),
+                window,
+                out=out[:, :, first - t0 : last - t0],
+            )
+        for name, a, b in (("left", t0, first), ("right", last, t1)):
+            if a >= b:
+                continue
+            start, stop = a * hop - pad, (b - 1) * hop + c.n_fft - pad
+            left, right = max(-start, 0), max(stop - length, 0)
+            segment = ws.get(f"segment_{name}", (*flat.shape[:-1], stop - start), flat.dtype, flat.device)
+            segment[..., :left].zero_()
+            segment[..., segment.shape[-1] - right :].zero_()
+            segment[..., left : segment.shape[-1] - right].copy_(flat[..., max(start, 0) : min(stop, length)])
+            torch.mul(segment.unfold(-1, c.n_fft, hop), window, out=out[:, :, a - t0 : b - t0])
 
     def _constants(self, dtype: torch.dtype, device: torch.device) -> dict[str, Tensor]:
         """Window zero-padded to ``n_fft`` (centred, as ``torch.stft``), the matrices and eps, cast.
@@ -778,7 +798,9 @@ class FeatureFrontEnd(nn.Module):
                 for p, (a, b) in enumerate(pairs):
                     torch.sub(logspec[:, a].mT, logspec[:, b].mT, out=dest["ild"][:, p])
         if planes is not None:
-            fused.pair_block(planes, power, pairs, uses, consts, self._mel_groups, ws, dest)
+            fused.pair_block(
+                planes, power, pairs, uses, consts, self._mel_groups, ws, dest, self._pair_groups
+            )
         elif uses & {"ipd", "ipd_cos_sin", "ipd_cos_sin_mel", "gcc_phat"}:
             seconds = sorted({b for _, b in pairs})
             conj = ws.get("conj", (n, len(seconds), frames, n_freq), spec.dtype, device)

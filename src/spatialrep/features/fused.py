@@ -51,6 +51,22 @@ def symmetric_lag_matrices(
     return even, odd, row, sign
 
 
+def pair_groups(pairs: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Runs of consecutive pairs ``(a, b), (a, b + 1), ...``, each computed by one broadcast operation.
+
+    Returns:
+        ``(p0, p1, a, b0)``: pairs ``p0 .. p1 - 1`` are ``(a, b0), (a, b0 + 1), ...``.
+    """
+    groups: list[tuple[int, int, int, int]] = []
+    for p, (a, b) in enumerate(pairs):
+        if groups and groups[-1][2] == a and groups[-1][3] + (p - groups[-1][0]) == b:
+            p0, _, _, b0 = groups[-1]
+            groups[-1] = (p0, p + 1, a, b0)
+        else:
+            groups.append((p, p + 1, a, b))
+    return groups
+
+
 def planes_and_power(parts: Tensor, power: Tensor, ws: Any) -> Tensor:
     """Real and imaginary planes of an STFT block and its power.
 
@@ -79,6 +95,7 @@ def pair_block(
     mel_groups: list[tuple[int, int, int, int]],
     ws: Any,
     dest: dict[str, Tensor],
+    groups: list[tuple[int, int, int, int]] | None = None,
 ) -> None:
     """Write ``ipd_cos_sin_mel`` and ``gcc_phat`` of a frames-first STFT block into the ``dest`` views.
 
@@ -92,21 +109,23 @@ def pair_block(
         mel_groups: ``(m0, m1, lo, hi)`` bands of adjacent mel rows and the bins they touch.
         ws: the caller's scratch memory (``get(name, shape, dtype, device)``).
         dest: ``(n, channels, bins, T)`` output views, ``ipd_cos_sin_mel`` channels ``(pair, cos|sin)``.
+        groups: :func:`pair_groups` of ``pairs`` (computed when not given).
     """
     n, channels, _, frames, n_freq = planes.shape
     real, device = planes.dtype, planes.device
     magnitude = ws.get("magnitude", (n, channels, frames, n_freq), real, device)
     torch.sqrt(power, out=magnitude)
     cross = ws.get("cross_planes", (n, len(pairs), 2, frames, n_freq), real, device)
-    scale = ws.get("denominator", (n, frames, n_freq), real, device)
-    for p, (a, b) in enumerate(pairs):
-        # X_a conj(X_b) / (|X_a| |X_b| + eps), as functional.ipd_cos_sin.
-        ar, ai, br, bi = planes[:, a, 0], planes[:, a, 1], planes[:, b, 0], planes[:, b, 1]
-        re, im = cross[:, p, 0], cross[:, p, 1]
-        torch.mul(ar, br, out=re).addcmul_(ai, bi)
-        torch.mul(ai, br, out=im).addcmul_(ar, bi, value=-1.0)
-        torch.addcmul(consts["eps"], magnitude[:, a], magnitude[:, b], out=scale).reciprocal_()
-        cross[:, p] *= scale[:, None]
+    for p0, p1, a, b0 in pair_groups(pairs) if groups is None else groups:
+        # X_a conj(X_b) / (|X_a| |X_b| + eps), as functional.ipd_cos_sin, for pairs (a, b0), (a, b0 + 1)..
+        b1 = b0 + p1 - p0
+        ar, ai = planes[:, a : a + 1, 0], planes[:, a : a + 1, 1]
+        br, bi = planes[:, b0:b1, 0], planes[:, b0:b1, 1]
+        torch.mul(br, ar, out=cross[:, p0:p1, 0]).addcmul_(bi, ai)
+        torch.mul(br, ai, out=cross[:, p0:p1, 1]).addcmul_(bi, ar, value=-1.0)
+        scale = ws.get("denominator", (n, p1 - p0, frames, n_freq), real, device)
+        torch.addcmul(consts["eps"], magnitude[:, b0:b1], magnitude[:, a : a + 1], out=scale)
+        cross[:, p0:p1] *= scale.reciprocal_()[:, :, None]
     if "ipd_cos_sin_mel" in uses:
         target = dest["ipd_cos_sin_mel"].unflatten(1, (len(pairs), 2))  # (n, P, 2, M, T)
         unit_fb = consts["unit_mel_fb"]
