@@ -115,28 +115,37 @@ def pair_block(
     real, device = planes.dtype, planes.device
     magnitude = ws.get("magnitude", (n, channels, frames, n_freq), real, device)
     torch.sqrt(power, out=magnitude)
-    cross = ws.get("cross_planes", (n, len(pairs), 2, frames, n_freq), real, device)
+    # (re|im, n, P, T, F): each plane of every pair is one (n P T, F) matrix for the GCC products.
+    cross = ws.get("cross_planes", (2, n, len(pairs), frames, n_freq), real, device)
     for p0, p1, a, b0 in pair_groups(pairs) if groups is None else groups:
         # X_a conj(X_b) / (|X_a| |X_b| + eps), as functional.ipd_cos_sin, for pairs (a, b0), (a, b0 + 1)..
         b1 = b0 + p1 - p0
         ar, ai = planes[:, a : a + 1, 0], planes[:, a : a + 1, 1]
         br, bi = planes[:, b0:b1, 0], planes[:, b0:b1, 1]
-        torch.mul(br, ar, out=cross[:, p0:p1, 0]).addcmul_(bi, ai)
-        torch.mul(br, ai, out=cross[:, p0:p1, 1]).addcmul_(bi, ar, value=-1.0)
+        torch.mul(br, ar, out=cross[0, :, p0:p1]).addcmul_(bi, ai)
+        torch.mul(br, ai, out=cross[1, :, p0:p1]).addcmul_(bi, ar, value=-1.0)
         scale = ws.get("denominator", (n, p1 - p0, frames, n_freq), real, device)
         torch.addcmul(consts["eps"], magnitude[:, b0:b1], magnitude[:, a : a + 1], out=scale)
-        cross[:, p0:p1] *= scale.reciprocal_()[:, :, None]
+        cross[:, :, p0:p1] *= scale.reciprocal_()
     if "ipd_cos_sin_mel" in uses:
-        target = dest["ipd_cos_sin_mel"].unflatten(1, (len(pairs), 2))  # (n, P, 2, M, T)
+        target = (
+            dest["ipd_cos_sin_mel"].unflatten(1, (len(pairs), 2)).permute(2, 0, 1, 3, 4)
+        )  # (2, n, P, M, T)
         unit_fb = consts["unit_mel_fb"]
         for m0, m1, lo, hi in mel_groups:
-            torch.matmul(unit_fb[m0:m1, lo:hi], cross[..., lo:hi].mT, out=target[:, :, :, m0:m1])
+            torch.matmul(unit_fb[m0:m1, lo:hi], cross[..., lo:hi].mT, out=target[..., m0:m1, :])
     if "gcc_phat" in uses:
-        folded = torch.matmul(consts["lag_even_odd"], cross.mT)  # (n, P, 2, U, T): even R, odd I
+        # Even lag matrix on the real planes, odd on the imaginary ones: two GEMMs over all pairs and frames.
+        columns = n * len(pairs) * frames
+        matrices = consts["lag_even_odd"]
+        folded = ws.get("lag_products", (2, matrices.shape[1], columns), real, device)
+        for k in (0, 1):
+            torch.mm(matrices[k], cross[k].view(columns, n_freq).T, out=folded[k])
         row = consts["lag_row"]
+        shape = (row.numel(), n, len(pairs), frames)
         torch.addcmul(
-            folded[:, :, 0].index_select(2, row),
-            folded[:, :, 1].index_select(2, row),
-            consts["lag_sign"],
-            out=dest["gcc_phat"],
+            folded[0].index_select(0, row).view(shape),
+            folded[1].index_select(0, row).view(shape),
+            consts["lag_sign"][:, :, None, None],
+            out=dest["gcc_phat"].permute(2, 0, 1, 3),  # (L, n, P, T)
         )
