@@ -522,7 +522,12 @@ class FeatureFrontEnd(nn.Module):
         self.register_buffer("gcc_matrix", gcc_matrix, persistent=False)
         # Fused planar path (features/fused.py) for the mel IPD and GCC-PHAT: half the matrix products.
         # Fused planar path (features/fused.py) for the mel IPD and GCC-PHAT: half the matrix products.
-        self._planar = bool(uses & {"ipd_cos_sin_mel", "gcc_phat"}) and not uses & {"ipd", "ipd_cos_sin"}
+        self._planar = bool(uses & {"ipd_cos_sin_mel", "gcc_phat"}) and uses <= {
+            "logmel",
+            "ild_mel",
+            "ipd_cos_sin_mel",
+            "gcc_phat",
+        }
         self.register_buffer("unit_mel_fb", unit_fb, persistent=False)
         if "gcc_phat" in uses:
             even, odd, row, sign = fused.symmetric_lag_matrices(
@@ -758,6 +763,9 @@ class FeatureFrontEnd(nn.Module):
         out = {k: v.to(device=device, dtype=dtype) for k, v in consts.items()}
         out["eps"] = torch.tensor(c.eps, dtype=dtype, device=device)
         out["lag_row"] = self.lag_row.to(device=device)
+        sums = self.mel_fb.sum(dim=1, keepdim=True)
+        band_scale = 1.0 / torch.where(sums > 0, sums, torch.ones_like(sums))
+        out["band_scale"] = band_scale.to(device=device, dtype=dtype)  # (M, 1): mel_fb -> unit_mel_fb rows
         return out
 
     def _fast_block(
@@ -767,17 +775,20 @@ class FeatureFrontEnd(nn.Module):
         ``(n, channels, bins, T)``. Inference only: every intermediate lives in reused scratch memory."""
         c = self.config
         uses = self._uses
+        if self._planar:
+            fused.planar_block(
+                spec, self.pairs, self._pair_groups, uses, consts, self._mel_groups, c.floor, ws, dest
+            )
+            return
         mel_fb, eps = consts["mel_fb"], consts["eps"]
         n, channels, frames, n_freq = spec.shape
         real, device = spec.real.dtype, spec.device
         pairs = self.pairs
         power = ws.get("power", (n, channels, frames, n_freq), real, device)
         parts = torch.view_as_real(spec)
-        planes = fused.planes_and_power(parts, power, ws) if self._planar else None
-        if planes is None:
-            squares = ws.get("squares", parts.shape, real, device)
-            torch.mul(parts, parts, out=squares)
-            torch.add(squares[..., 0], squares[..., 1], out=power)
+        squares = ws.get("squares", parts.shape, real, device)
+        torch.mul(parts, parts, out=squares)
+        torch.add(squares[..., 0], squares[..., 1], out=power)
         if uses & {"logmel", "ild_mel"}:
             # Bins-first product (the transposed operand costs the GEMM nothing): no transposed copy later.
             logmel = ws.get("logmel", (n, channels, c.n_mels, frames), real, device)
@@ -797,11 +808,7 @@ class FeatureFrontEnd(nn.Module):
             if "ild" in uses:
                 for p, (a, b) in enumerate(pairs):
                     torch.sub(logspec[:, a].mT, logspec[:, b].mT, out=dest["ild"][:, p])
-        if planes is not None:
-            fused.pair_block(
-                planes, power, pairs, uses, consts, self._mel_groups, ws, dest, self._pair_groups
-            )
-        elif uses & {"ipd", "ipd_cos_sin", "ipd_cos_sin_mel", "gcc_phat"}:
+        if uses & {"ipd", "ipd_cos_sin", "ipd_cos_sin_mel", "gcc_phat"}:
             seconds = sorted({b for _, b in pairs})
             conj = ws.get("conj", (n, len(seconds), frames, n_freq), spec.dtype, device)
             for k, b in enumerate(seconds):
