@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -67,6 +68,19 @@ def pair_groups(pairs: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]
     return groups
 
 
+def deinterleave(spec: Tensor, out: Tensor) -> None:
+    """Real and imaginary parts of ``spec`` ``(...)`` complex into ``out`` ``(2, ...)`` real.
+
+    On the CPU through numpy (views of the same memory): its strided copy is vectorised, torch's copy of this
+    permutation is not (half the speed, measured with torch 2.13).
+    """
+    parts = torch.view_as_real(spec).movedim(-1, 0)
+    if out.device.type == "cpu" and not spec.is_conj():
+        np.copyto(out.numpy(), parts.numpy())
+    else:
+        out.copy_(parts)
+
+
 def planar_block(
     spec: Tensor,
     pairs: list[tuple[int, int]],
@@ -101,7 +115,7 @@ def planar_block(
     real, device = spec.real.dtype, spec.device
     count = len(pairs) if uses & {"ipd_cos_sin_mel", "gcc_phat"} else 0
     planes = ws.get("planes", (2, n, channels, frames, n_freq), real, device)
-    planes.copy_(torch.view_as_real(spec).permute(4, 0, 1, 2, 3))
+    deinterleave(spec, planes)
     re, im = planes[0], planes[1]
     stack = ws.get("stack", (channels + 2 * count, n, frames, n_freq), real, device)
     power = stack[:channels].transpose(0, 1)  # (n, C, T, F)
