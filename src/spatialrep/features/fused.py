@@ -82,7 +82,7 @@ def deinterleave(spec: Tensor, out: Tensor) -> None:
 
 
 def planar_block(
-    spec: Tensor,
+    planes: Tensor,
     pairs: list[tuple[int, int]],
     groups: list[tuple[int, int, int, int]],
     uses: frozenset[str],
@@ -100,7 +100,7 @@ def planar_block(
     scaled by the inverse band sums: the row-normalised filterbank), and GCC-PHAT of all pairs is two GEMMs.
 
     Args:
-        spec: the STFT block, frames first, ``(n, C, T, F)`` complex, contiguous.
+        planes: real and imaginary parts of the STFT block, ``(2, n, C, T, F)`` (:func:`deinterleave`).
         pairs: channel pairs ``(i, j)``; ``groups``: their :func:`pair_groups`.
         uses: the feature names computed (a subset of the four above).
         consts: ``eps``; as used, ``mel_fb`` ``(M, F)``, ``band_scale`` ``(M, 1)`` (inverse row sums, 1 for
@@ -111,11 +111,9 @@ def planar_block(
         ws: the caller's scratch memory (``get(name, shape, dtype, device)``).
         dest: ``(n, channels, bins, T)`` output views, ``ipd_cos_sin_mel`` channels ``(pair, cos|sin)``.
     """
-    n, channels, frames, n_freq = spec.shape
-    real, device = spec.real.dtype, spec.device
+    _, n, channels, frames, n_freq = planes.shape
+    real, device = planes.dtype, planes.device
     count = len(pairs) if uses & {"ipd_cos_sin_mel", "gcc_phat"} else 0
-    planes = ws.get("planes", (2, n, channels, frames, n_freq), real, device)
-    deinterleave(spec, planes)
     re, im = planes[0], planes[1]
     stack = ws.get("stack", (channels + 2 * count, n, frames, n_freq), real, device)
     power = stack[:channels].transpose(0, 1)  # (n, C, T, F)
