@@ -485,6 +485,9 @@ class FeatureFrontEnd(nn.Module):
     SCRATCH_BYTES = 24 << 20
     """Scratch memory per block that ``block_frames=None`` sizes the blocks of the planar path for."""
 
+    CHUNK_SAMPLES = 1 << 18
+    """Windowed samples per chunk of the planar path's framing, FFT and deinterleaving (~1 MB: cache)."""
+
     def __init__(self, config: FeatureConfig, *, block_frames: int | None = None) -> None:
         super().__init__()
         if not isinstance(config, FeatureConfig):
@@ -711,7 +714,7 @@ class FeatureFrontEnd(nn.Module):
                 continue
             # Windowing, FFT and deinterleaving in chunks small enough to stay in cache (~1 MB of frames).
             planes = ws.get("planes", (2, n1 - n0, c.num_channels, t1 - t0, n_freq), x.dtype, x.device)
-            step = max(8, (1 << 18) // ((n1 - n0) * c.num_channels * c.n_fft))
+            step = max(8, self.CHUNK_SAMPLES // ((n1 - n0) * c.num_channels * c.n_fft))
             for s0 in range(t0, t1, step):
                 s1 = min(s0 + step, t1)
                 framed = ws.get("frames", (n1 - n0, c.num_channels, s1 - s0, c.n_fft), x.dtype, x.device)
