@@ -485,6 +485,9 @@ class FeatureFrontEnd(nn.Module):
     SCRATCH_BYTES = 24 << 20
     """Scratch memory per block that ``block_frames=None`` sizes the blocks of the planar path for."""
 
+    MEL_GROUPS = 4
+    """Products the banded mel projection is split into (bands grouped to minimise multiply-adds)."""
+
     CHUNK_SAMPLES = 1 << 18
     """Windowed samples per chunk of the planar path's framing, FFT and deinterleaving (~1 MB: cache)."""
 
@@ -507,12 +510,7 @@ class FeatureFrontEnd(nn.Module):
         self.register_buffer("mel_fb", fb, persistent=False)
         # Groups of adjacent mel bands with the FFT bins they touch: a few narrow products instead of one
         # product with a mostly-zero filterbank.
-        self._mel_groups: list[tuple[int, int, int, int]] = []
-        for g in range(min(4, fb.shape[0])):
-            m0, m1 = g * fb.shape[0] // 4, (g + 1) * fb.shape[0] // 4
-            support = (fb[m0:m1] > 0).any(dim=0).nonzero()
-            lo, hi = (int(support.min()), int(support.max()) + 1) if support.numel() else (0, 1)
-            self._mel_groups.append((m0, m1, lo, hi))
+        self._mel_groups = _band_groups(fb, self.MEL_GROUPS)
         # Applied to the interleaved (re, im) unit cross spectrum (2 F columns); rows (band, cos|sin)
         # interleaved, so a group of bands is one slice of rows.
         sums = fb.sum(dim=1, keepdim=True)
@@ -999,6 +997,46 @@ class _Workspace:
             held = torch.empty(numel, dtype=dtype, device=device)
             self._store[name] = held
         return held[:numel].view(shape)
+
+
+def _band_groups(fb: Tensor, groups: int) -> list[tuple[int, int, int, int]]:
+    """Split the rows of a banded matrix ``(M, F)`` into at most ``groups`` runs of adjacent rows, each
+    multiplied with only the columns it touches, with the fewest multiply-adds (dynamic programming).
+
+    Returns:
+        ``(m0, m1, lo, hi)`` per run: rows ``m0 .. m1 - 1`` touch columns ``lo .. hi - 1`` only.
+    """
+    rows = fb.shape[0]
+    if rows == 0:
+        return []
+    touched = fb != 0
+    first = [int(r.nonzero().min()) if r.any() else fb.shape[1] for r in touched]
+    last = [int(r.nonzero().max()) + 1 if r.any() else 0 for r in touched]
+
+    def span(m0: int, m1: int) -> tuple[int, int]:
+        lo, hi = min(first[m0:m1]), max(last[m0:m1])
+        return (lo, hi) if hi > lo else (0, 1)
+
+    def cost(m0: int, m1: int) -> int:
+        lo, hi = span(m0, m1)
+        return (m1 - m0) * (hi - lo)
+
+    # best[g][m]: the cheapest split of rows m .. rows - 1 into at most g runs, and where its first run ends.
+    best: list[list[tuple[int, int]]] = [[(cost(m, rows), rows) for m in range(rows)]]
+    for _ in range(1, min(groups, rows)):
+        previous = best[-1]
+        best.append(
+            [
+                min([(cost(m, rows), rows)] + [(cost(m, e) + previous[e][0], e) for e in range(m + 1, rows)])
+                for m in range(rows)
+            ]
+        )
+    out, m, level = [], 0, len(best) - 1
+    while m < rows:
+        end = best[level][m][1]
+        out.append((m, end, *span(m, end)))
+        m, level = end, max(level - 1, 0)
+    return out
 
 
 def _partial_irfft_matrix(n_fft: int, max_lag: int | None, num_lags: int | None, upsample: int) -> Tensor:
