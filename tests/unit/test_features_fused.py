@@ -1,10 +1,19 @@
 """The fused planar path of the feature front-end equals the interleaved path it replaced."""
 
+import itertools
+
 import pytest
 import torch
 
+from spatialrep.features import functional as F
 from spatialrep.features import fused
-from spatialrep.features.frontend import FeatureConfig, FeatureFrontEnd, _partial_irfft_matrix, feature_preset
+from spatialrep.features.frontend import (
+    FeatureConfig,
+    FeatureFrontEnd,
+    _band_groups,
+    _partial_irfft_matrix,
+    feature_preset,
+)
 
 
 @pytest.mark.parametrize(
@@ -148,3 +157,48 @@ def test_planar_block_matches_the_differentiable_path(cfg):
 def test_planar_path_is_not_used_for_linear_grid_features():
     cfg = FeatureConfig(features=("ipd", "ild"), num_lags=None, n_mels=64)
     assert not FeatureFrontEnd(cfg)._planar
+
+
+def test_band_groups_cover_every_band_with_the_fewest_products():
+    fb = F.mel_filterbank(16000, 128, 10, dtype=torch.float64)
+
+    def cost(groups):
+        return sum((m1 - m0) * (hi - lo) for m0, m1, lo, hi in groups)
+
+    for count in (1, 2, 3, 4):
+        groups = _band_groups(fb, count)
+        assert len(groups) <= count and groups[0][0] == 0 and groups[-1][1] == 10
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(groups))  # adjacent runs, every band once
+        for m0, m1, lo, hi in groups:  # each run's products see every nonzero weight of its bands
+            assert fb[m0:m1, :lo].abs().sum() == 0 and fb[m0:m1, hi:].abs().sum() == 0
+        # No split into at most `count` runs needs fewer multiply-adds (exhaustive search).
+        best = min(
+            cost(_band_groups_at(fb, cuts))
+            for k in range(count)
+            for cuts in itertools.combinations(range(1, 10), k)
+        )
+        assert cost(groups) == best
+    assert _band_groups(torch.zeros(0, 65, dtype=torch.float64), 4) == []
+
+
+def _band_groups_at(fb, cuts):
+    edges = [0, *cuts, fb.shape[0]]
+    out = []
+    for m0, m1 in itertools.pairwise(edges):
+        cols = (fb[m0:m1] != 0).any(dim=0).nonzero()
+        out.append((m0, m1, int(cols.min()), int(cols.max()) + 1))
+    return out
+
+
+def test_block_size_follows_the_scratch_budget():
+    small = FeatureFrontEnd(feature_preset("binaural_default"))
+    large = FeatureFrontEnd(feature_preset("dcase_4ch"))
+    assert small._planar and large._planar
+    # Per frame: 4 C F + 2 P F + (C - 1) F floats of scratch.
+    assert small.block_frames == FeatureFrontEnd.SCRATCH_BYTES // (4 * 257 * (8 + 2 + 1))
+    assert large.block_frames == FeatureFrontEnd.SCRATCH_BYTES // (4 * 513 * (16 + 12 + 3))
+    interleaved = FeatureFrontEnd(FeatureConfig(features=("ipd", "ild"), num_lags=None))
+    assert interleaved.block_frames == 512
+    assert FeatureFrontEnd(feature_preset("dcase_4ch"), block_frames=37).block_frames == 37
+    with pytest.raises(ValueError, match="block_frames"):
+        FeatureFrontEnd(feature_preset("dcase_4ch"), block_frames=0)
