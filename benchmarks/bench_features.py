@@ -214,7 +214,7 @@ def bench_stack(name: str, rng: np.random.Generator, rounds: int, quick: bool) -
         check_stack({k: v[3] for k, v in front.compute(batch).items()}, ref(fixed_clips[3]))
         result: dict[str, Any] = {"config": cfg.to_dict(), "max_abs_error": errors, "clips": BATCH}
         # The interleaved pair path that the fused planar one replaced (features/fused.py), for comparison.
-        interleaved = FeatureFrontEnd(cfg)
+        interleaved = FeatureFrontEnd(cfg, block_frames=512)  # its own block size
         interleaved._planar = False
         variants: dict[str, tuple[Callable[[], object], int]] = {
             f"batched_{t}thr": (lambda: front(batch), t) for t in (1, 2)

@@ -1,10 +1,19 @@
 """The fused planar path of the feature front-end equals the interleaved path it replaced."""
 
+import itertools
+
 import pytest
 import torch
 
+from spatialrep.features import functional as F
 from spatialrep.features import fused
-from spatialrep.features.frontend import FeatureFrontEnd, _partial_irfft_matrix, feature_preset
+from spatialrep.features.frontend import (
+    FeatureConfig,
+    FeatureFrontEnd,
+    _band_groups,
+    _partial_irfft_matrix,
+    feature_preset,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +70,135 @@ def test_cached_constants_follow_dtype_and_module_moves():
     torch.testing.assert_close(first64, fresh64, atol=0, rtol=0)
     torch.testing.assert_close(again32, fresh32, atol=0, rtol=0)
     torch.testing.assert_close(again64, fresh64, atol=1e-5, rtol=0)  # float32 buffers now
+
+
+def test_pair_groups_are_runs_sharing_a_first_channel():
+    assert fused.pair_groups([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]) == [
+        (0, 3, 0, 1),
+        (3, 5, 1, 2),
+        (5, 6, 2, 3),
+    ]
+    # Reversed, repeated and non-consecutive pairs break the runs.
+    assert fused.pair_groups([(1, 0), (0, 2), (0, 3), (0, 1), (3, 2), (3, 3)]) == [
+        (0, 1, 1, 0),
+        (1, 3, 0, 2),
+        (3, 4, 0, 1),
+        (4, 6, 3, 2),
+    ]
+    assert fused.pair_groups([]) == []
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_deinterleave_matches_a_plain_copy(dtype):
+    complex_dtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+    spec = torch.randn(2, 3, 5, 9, dtype=complex_dtype, generator=torch.Generator().manual_seed(3))
+    out = torch.empty(2, 2, 3, 5, 9, dtype=dtype)
+    fused.deinterleave(spec, out)
+    torch.testing.assert_close(out[0], spec.real, atol=0, rtol=0)
+    torch.testing.assert_close(out[1], spec.imag, atol=0, rtol=0)
+    fused.deinterleave(spec[:, :, 1:4], out[:, :, :, :3])  # a strided block, as the front-end passes
+    torch.testing.assert_close(out[1, :, :, :3], spec[:, :, 1:4].imag, atol=0, rtol=0)
+
+
+# Custom pairs (reversed, runs of one and of two) and both lag grids through the planar block.
+_PLANAR = [
+    FeatureConfig(
+        num_channels=4,
+        n_fft=128,
+        hop_length=48,
+        win_length=100,
+        features=("logmel", "ipd_cos_sin_mel", "ild_mel", "gcc_phat"),
+        n_mels=16,
+        num_lags=16,
+        gcc_upsample=upsample,
+        pairs=((1, 0), (0, 2), (0, 3), (3, 2)),
+    )
+    for upsample in (1, 2)
+] + [
+    FeatureConfig(
+        num_channels=3,
+        n_fft=128,
+        hop_length=40,
+        win_length=None,
+        features=("gcc_phat",),
+        max_lag=6,
+        num_lags=None,
+    ),
+    FeatureConfig(
+        num_channels=2,
+        n_fft=128,
+        hop_length=40,
+        win_length=None,
+        features=("ipd_cos_sin_mel",),
+        n_mels=12,
+        f_min=300.0,
+    ),
+]
+
+
+@pytest.mark.parametrize("cfg", _PLANAR, ids=["whole_lags", "half_lags", "gcc_only", "ipd_only"])
+def test_planar_block_matches_the_differentiable_path(cfg):
+    """The fused planar path against the functional composition (the autograd path), float64, at clip
+    lengths and block sizes that put frames on both padded edges, inside and across blocks."""
+    front = FeatureFrontEnd(cfg)
+    assert front._planar
+    generator = torch.Generator().manual_seed(7)
+    for length in (1, 60, 128, 48 * 7 + 3, 1500):
+        x = torch.randn(2, cfg.num_channels, length, dtype=torch.float64, generator=generator)
+        slow = front.compute(x.clone().requires_grad_(True))  # functional definitions, with autograd
+        for block_frames in (1, 2, 5, 64):
+            with torch.no_grad():
+                fast = FeatureFrontEnd(cfg, block_frames=block_frames).compute(x)
+            for name in cfg.features:
+                torch.testing.assert_close(fast[name], slow[name].detach(), atol=1e-9, rtol=0, msg=name)
+    slow[cfg.features[-1]].sum().backward()  # the differentiable path still has gradients
+
+
+def test_planar_path_is_not_used_for_linear_grid_features():
+    cfg = FeatureConfig(features=("ipd", "ild"), num_lags=None, n_mels=64)
+    assert not FeatureFrontEnd(cfg)._planar
+
+
+def test_band_groups_cover_every_band_with_the_fewest_products():
+    fb = F.mel_filterbank(16000, 128, 10, dtype=torch.float64)
+
+    def cost(groups):
+        return sum((m1 - m0) * (hi - lo) for m0, m1, lo, hi in groups)
+
+    for count in (1, 2, 3, 4):
+        groups = _band_groups(fb, count)
+        assert len(groups) <= count and groups[0][0] == 0 and groups[-1][1] == 10
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(groups))  # adjacent runs, every band once
+        for m0, m1, lo, hi in groups:  # each run's products see every nonzero weight of its bands
+            assert fb[m0:m1, :lo].abs().sum() == 0 and fb[m0:m1, hi:].abs().sum() == 0
+        # No split into at most `count` runs needs fewer multiply-adds (exhaustive search).
+        best = min(
+            cost(_band_groups_at(fb, cuts))
+            for k in range(count)
+            for cuts in itertools.combinations(range(1, 10), k)
+        )
+        assert cost(groups) == best
+    assert _band_groups(torch.zeros(0, 65, dtype=torch.float64), 4) == []
+
+
+def _band_groups_at(fb, cuts):
+    edges = [0, *cuts, fb.shape[0]]
+    out = []
+    for m0, m1 in itertools.pairwise(edges):
+        cols = (fb[m0:m1] != 0).any(dim=0).nonzero()
+        out.append((m0, m1, int(cols.min()), int(cols.max()) + 1))
+    return out
+
+
+def test_block_size_follows_the_scratch_budget():
+    small = FeatureFrontEnd(feature_preset("binaural_default"))
+    large = FeatureFrontEnd(feature_preset("dcase_4ch"))
+    assert small._planar and large._planar
+    # Per frame: 4 C F + 2 P F + (C - 1) F floats of scratch.
+    assert small.block_frames == FeatureFrontEnd.SCRATCH_BYTES // (4 * 257 * (8 + 2 + 1))
+    assert large.block_frames == FeatureFrontEnd.SCRATCH_BYTES // (4 * 513 * (16 + 12 + 3))
+    interleaved = FeatureFrontEnd(FeatureConfig(features=("ipd", "ild"), num_lags=None))
+    assert interleaved.block_frames == 512
+    assert FeatureFrontEnd(feature_preset("dcase_4ch"), block_frames=37).block_frames == 37
+    with pytest.raises(ValueError, match="block_frames"):
+        FeatureFrontEnd(feature_preset("dcase_4ch"), block_frames=0)

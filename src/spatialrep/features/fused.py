@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -51,73 +52,126 @@ def symmetric_lag_matrices(
     return even, odd, row, sign
 
 
-def planes_and_power(parts: Tensor, power: Tensor, ws: Any) -> Tensor:
-    """Real and imaginary planes of an STFT block and its power.
-
-    Args:
-        parts: ``torch.view_as_real`` of the block, ``(n, C, T, F, 2)``.
-        power: written with ``|X|^2``, ``(n, C, T, F)``.
-        ws: scratch memory (``get(name, shape, dtype, device)``).
+def pair_groups(pairs: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Runs of consecutive pairs ``(a, b), (a, b + 1), ...``, each computed by one broadcast operation.
 
     Returns:
-        ``(n, C, 2, T, F)``: real parts, then imaginary parts, each contiguous.
+        ``(p0, p1, a, b0)``: pairs ``p0 .. p1 - 1`` are ``(a, b0), (a, b0 + 1), ...``.
     """
-    n, channels, frames, n_freq, _ = parts.shape
-    planes = ws.get("planes", (n, channels, 2, frames, n_freq), parts.dtype, parts.device)
-    planes.copy_(parts.permute(0, 1, 4, 2, 3))
-    re, im = planes[:, :, 0], planes[:, :, 1]
-    torch.mul(re, re, out=power).addcmul_(im, im)
-    return planes
+    groups: list[tuple[int, int, int, int]] = []
+    for p, (a, b) in enumerate(pairs):
+        if groups and groups[-1][2] == a and groups[-1][3] + (p - groups[-1][0]) == b:
+            p0, _, _, b0 = groups[-1]
+            groups[-1] = (p0, p + 1, a, b0)
+        else:
+            groups.append((p, p + 1, a, b))
+    return groups
 
 
-def pair_block(
+def deinterleave(spec: Tensor, out: Tensor) -> None:
+    """Real and imaginary parts of ``spec`` ``(...)`` complex into ``out`` ``(2, ...)`` real.
+
+    On the CPU through numpy (views of the same memory): its strided copy is vectorised, torch's copy of this
+    permutation is not (half the speed, measured with torch 2.13).
+    """
+    parts = torch.view_as_real(spec).movedim(-1, 0)
+    if out.device.type == "cpu" and not spec.is_conj():
+        np.copyto(out.numpy(), parts.numpy())
+    else:
+        out.copy_(parts)
+
+
+def planar_block(
     planes: Tensor,
-    power: Tensor,
     pairs: list[tuple[int, int]],
+    groups: list[tuple[int, int, int, int]],
     uses: frozenset[str],
     consts: dict[str, Tensor],
     mel_groups: list[tuple[int, int, int, int]],
+    floor: float,
     ws: Any,
     dest: dict[str, Tensor],
 ) -> None:
-    """Write ``ipd_cos_sin_mel`` and ``gcc_phat`` of a frames-first STFT block into the ``dest`` views.
+    """Write ``logmel``, ``ild_mel``, ``ipd_cos_sin_mel`` and ``gcc_phat`` (as used) of an STFT block.
+
+    Real and imaginary planes, never complex arithmetic. The power of every channel and the real and
+    imaginary planes of every pair's unit cross spectrum are slices of one ``(C + 2 P, n, T, F)`` stack, so
+    one banded mel product projects them all (log-mel with the filterbank, mel IPD with the same product
+    scaled by the inverse band sums: the row-normalised filterbank), and GCC-PHAT of all pairs is two GEMMs.
 
     Args:
-        planes: real and imaginary planes of the block, ``(n, C, 2, T, F)`` (:func:`planes_and_power`).
-        power: ``|X|^2`` of the block, ``(n, C, T, F)``.
-        pairs: channel pairs ``(i, j)``.
-        uses: the feature names computed.
-        consts: ``eps`` and, as used, ``unit_mel_fb`` ``(M, F)``, ``lag_even_odd`` ``(2, U, F)``, ``lag_row``
-            ``(L,)`` int64 and ``lag_sign`` ``(L, 1)``, in the block's dtype and device.
+        planes: real and imaginary parts of the STFT block, ``(2, n, C, T, F)`` (:func:`deinterleave`).
+        pairs: channel pairs ``(i, j)``; ``groups``: their :func:`pair_groups`.
+        uses: the feature names computed (a subset of the four above).
+        consts: ``eps``; as used, ``mel_fb`` ``(M, F)``, ``band_scale`` ``(M, 1)`` (inverse row sums, 1 for
+            empty bands), ``lag_even_odd`` ``(2, U, F)``, ``lag_row`` ``(L,)`` int64 and ``lag_sign``
+            ``(L, 1)``; in the block's dtype and device.
         mel_groups: ``(m0, m1, lo, hi)`` bands of adjacent mel rows and the bins they touch.
+        floor: power floor of the log-mel.
         ws: the caller's scratch memory (``get(name, shape, dtype, device)``).
         dest: ``(n, channels, bins, T)`` output views, ``ipd_cos_sin_mel`` channels ``(pair, cos|sin)``.
     """
-    n, channels, _, frames, n_freq = planes.shape
+    _, n, channels, frames, n_freq = planes.shape
     real, device = planes.dtype, planes.device
-    magnitude = ws.get("magnitude", (n, channels, frames, n_freq), real, device)
-    torch.sqrt(power, out=magnitude)
-    cross = ws.get("cross_planes", (n, len(pairs), 2, frames, n_freq), real, device)
-    scale = ws.get("denominator", (n, frames, n_freq), real, device)
-    for p, (a, b) in enumerate(pairs):
-        # X_a conj(X_b) / (|X_a| |X_b| + eps), as functional.ipd_cos_sin.
-        ar, ai, br, bi = planes[:, a, 0], planes[:, a, 1], planes[:, b, 0], planes[:, b, 1]
-        re, im = cross[:, p, 0], cross[:, p, 1]
-        torch.mul(ar, br, out=re).addcmul_(ai, bi)
-        torch.mul(ai, br, out=im).addcmul_(ar, bi, value=-1.0)
-        torch.addcmul(consts["eps"], magnitude[:, a], magnitude[:, b], out=scale).reciprocal_()
-        cross[:, p] *= scale[:, None]
-    if "ipd_cos_sin_mel" in uses:
-        target = dest["ipd_cos_sin_mel"].unflatten(1, (len(pairs), 2))  # (n, P, 2, M, T)
-        unit_fb = consts["unit_mel_fb"]
+    count = len(pairs) if uses & {"ipd_cos_sin_mel", "gcc_phat"} else 0
+    re, im = planes[0], planes[1]
+    stack = ws.get("stack", (channels + 2 * count, n, frames, n_freq), real, device)
+    power = stack[:channels].transpose(0, 1)  # (n, C, T, F)
+    torch.mul(re, re, out=power).addcmul_(im, im)
+    cross = stack[channels:].view(2, count, n, frames, n_freq).transpose(1, 2)  # (re|im, n, P, T, F)
+    if count:
+        magnitude = ws.get("magnitude", (n, channels, frames, n_freq), real, device)
+        torch.sqrt(power, out=magnitude)
+        for p0, p1, a, b0 in groups:
+            # X_a conj(X_b) / (|X_a| |X_b| + eps), as functional.ipd_cos_sin, for pairs (a, b0), (a, b0 + 1)..
+            b1 = b0 + p1 - p0
+            ar, ai, br, bi = re[:, a : a + 1], im[:, a : a + 1], re[:, b0:b1], im[:, b0:b1]
+            torch.mul(br, ar, out=cross[0, :, p0:p1]).addcmul_(bi, ai)
+            torch.mul(br, ai, out=cross[1, :, p0:p1]).addcmul_(bi, ar, value=-1.0)
+            scale = ws.get("denominator", (n, p1 - p0, frames, n_freq), real, device)
+            torch.addcmul(consts["eps"], magnitude[:, b0:b1], magnitude[:, a : a + 1], out=scale)
+            cross[:, :, p0:p1] *= scale.reciprocal_()
+    # One banded mel product for the power (log-mel) and the unit cross planes (mel IPD); bins-first output.
+    first = 0 if uses & {"logmel", "ild_mel"} else channels
+    last = channels + 2 * count if "ipd_cos_sin_mel" in uses else channels
+    if last > first:
+        mel_fb = consts["mel_fb"]
+        bands = ws.get("mel", (last - first, n, mel_fb.shape[0], frames), real, device)
         for m0, m1, lo, hi in mel_groups:
-            torch.matmul(unit_fb[m0:m1, lo:hi], cross[..., lo:hi].mT, out=target[:, :, :, m0:m1])
+            torch.matmul(mel_fb[m0:m1, lo:hi], stack[first:last, ..., lo:hi].mT, out=bands[:, :, m0:m1])
+        if first == 0:
+            logmel = bands[:channels].transpose(0, 1)  # (n, C, M, T)
+            if "logmel" in uses:
+                torch.add(logmel, floor, out=dest["logmel"]).log10_().mul_(10.0)
+                logmel = dest["logmel"]
+            else:
+                logmel.add_(floor).log10_().mul_(10.0)
+            if "ild_mel" in uses:
+                for p0, p1, a, b0 in groups:
+                    b1 = b0 + p1 - p0
+                    torch.sub(logmel[:, a : a + 1], logmel[:, b0:b1], out=dest["ild_mel"][:, p0:p1])
+        if "ipd_cos_sin_mel" in uses:
+            target = (
+                dest["ipd_cos_sin_mel"].unflatten(1, (count, 2)).permute(2, 1, 0, 3, 4)
+            )  # (2, P, n, M, T)
+            unit = bands[channels - first :].view(2, count, n, -1, frames)
+            torch.mul(unit, consts["band_scale"], out=target)
     if "gcc_phat" in uses:
-        folded = torch.matmul(consts["lag_even_odd"], cross.mT)  # (n, P, 2, U, T): even R, odd I
+        # Even lag matrix on the real planes, odd on the imaginary ones: two GEMMs over all pairs and frames.
+        columns = count * n * frames
+        matrices = consts["lag_even_odd"]
+        folded = ws.get("lag_products", (2, matrices.shape[1], columns), real, device)
+        for k in (0, 1):
+            torch.mm(
+                matrices[k],
+                stack[channels + k * count : channels + (k + 1) * count].view(columns, n_freq).T,
+                out=folded[k],
+            )
         row = consts["lag_row"]
+        shape = (row.numel(), count, n, frames)
         torch.addcmul(
-            folded[:, :, 0].index_select(2, row),
-            folded[:, :, 1].index_select(2, row),
-            consts["lag_sign"],
-            out=dest["gcc_phat"],
+            folded[0].index_select(0, row).view(shape),
+            folded[1].index_select(0, row).view(shape),
+            consts["lag_sign"][:, :, None, None],
+            out=dest["gcc_phat"].permute(2, 1, 0, 3),  # (L, P, n, T)
         )
