@@ -283,3 +283,23 @@ def test_resume_continues_the_random_stream_of_dropout_and_augmentation(tmp_path
     fit(resumed, train, val, full, tmp_path / "run", progress=False)
     for name, tensor in reference.items():
         torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("every", [{"val_every_n_steps": 2}, {"val_every_n_epochs": 1}])
+def test_last_checkpoint_after_a_validation_holds_that_validations_best(tmp_path, every):
+    """A step that validates is saved after its validation and after the best checkpoint has recorded it, so
+    a run killed between the two never resumes past a validation its best choice has not seen."""
+    cfg = config(max_steps=16, checkpoint_every_n_steps=1, **every)  # 8 batches per epoch
+    train, val = loaders(cfg)
+    seen: list[tuple[int, float]] = []
+
+    class Record(Callback):
+        def on_validation_end(self, trainer, pl_module):
+            if not trainer.sanity_checking:
+                seen.append((trainer.global_step, float(trainer.callback_metrics["val/loss"])))
+
+    fit(make_module(), train, val, cfg, tmp_path, progress=False, callbacks=[Record()])
+    state = torch.load(tmp_path / "lightning" / "last.ckpt", map_location="cpu", weights_only=True)
+    (best_state,) = [v for k, v in state["callbacks"].items() if k.startswith("ModelCheckpoint")]
+    assert state["global_step"] == seen[-1][0] == 16 and len(seen) >= 2
+    assert float(best_state["best_model_score"]) == pytest.approx(min(loss for _, loss in seen))

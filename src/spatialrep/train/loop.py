@@ -101,6 +101,10 @@ class _LastCheckpoint(ModelCheckpoint):
     stopped mid-epoch (``trainer.should_stop`` or ``max_steps``) would resume at the next epoch and skip the
     rest of the current one. Saving at the stopping batch instead records the mid-epoch position, as a step
     checkpoint does.
+
+    A step after which validation runs is saved after that validation instead (and after the best-checkpoint
+    callback, listed before this one, has recorded it): a save before it would let a run killed during the
+    validation resume past it, and the best checkpoint would be chosen without that validation's score.
     """
 
     def __init__(self, dirpath: Path, every_n_train_steps: int) -> None:
@@ -113,13 +117,36 @@ class _LastCheckpoint(ModelCheckpoint):
             save_on_train_epoch_end=False,
         )
         self._saved_at_stop = False
+        self._after_validation = False
+
+    @staticmethod
+    def _validation_follows(trainer: L.Trainer) -> bool:
+        if not trainer.enable_validation:
+            return False
+        loop = trainer.fit_loop.epoch_loop
+        # Lightning's own decision, asked at the point it will ask it (private API, lightning>=2.4)
+        return bool(loop._should_check_val_fx(trainer.fit_loop._data_fetcher))
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
-        super().on_train_batch_end(trainer, *args, **kwargs)
+        due = self._every_n_train_steps >= 1 and trainer.global_step % self._every_n_train_steps == 0
         stopping = trainer.should_stop or 0 <= trainer.max_steps <= trainer.global_step
-        if stopping and trainer.global_step % self._every_n_train_steps != 0:
+        # A stop requested by a callback brings a validation an uninterrupted run would not have: save first.
+        if (due or stopping) and not trainer.should_stop and self._validation_follows(trainer):
+            self._after_validation = True
+            return
+        super().on_train_batch_end(trainer, *args, **kwargs)
+        if stopping and not due:
             trainer.save_checkpoint(Path(str(self.dirpath)) / LAST_CKPT)
             self._saved_at_stop = True
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._after_validation and not trainer.sanity_checking:
+            self._after_validation = False
+            trainer.save_checkpoint(Path(str(self.dirpath)) / LAST_CKPT)
+            self._last_global_step_saved = trainer.global_step
+            self._saved_at_stop = self._saved_at_stop or 0 <= trainer.max_steps <= trainer.global_step
+            return
+        super().on_validation_end(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._saved_at_stop:
@@ -220,7 +247,6 @@ def fit(
             stacklevel=2,
         )
     last_cb = _LastCheckpoint(ckpt_dir, config.checkpoint_every_n_steps)
-    all_callbacks.append(last_cb)
     best_cb: ModelCheckpoint | None = None
     if val_loader is not None:
         best_cb = ModelCheckpoint(
@@ -230,6 +256,7 @@ def fit(
             mode=config.early_stopping_mode,
             save_top_k=1,
             auto_insert_metric_name=False,
+            save_on_train_epoch_end=False,  # at validation end, before last_cb saves its state
         )
         all_callbacks.append(best_cb)
         if config.early_stopping_patience is not None:
@@ -241,6 +268,9 @@ def fit(
                     check_on_train_epoch_end=False,
                 )
             )
+    # after the best checkpoint and early stopping: a last.ckpt saved after a validation holds their state
+    # with that validation's score
+    all_callbacks.append(last_cb)
     loggers = _loggers(config, out)
     if loggers:
         all_callbacks.append(LearningRateMonitor(logging_interval="step"))
