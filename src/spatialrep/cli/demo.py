@@ -1,10 +1,10 @@
 """``spatialrep demo``: the main job on the embedded default data.
 
 It runs the tiny benchmark (:mod:`spatialrep.experiments.benchmark`): renders binaural speech (MIT KEMAR head,
-espeak voices, simulated rooms, diffuse noise) and 4-mic array events with fixed test suites, trains every
-method on the same data with two seeds, evaluates them, the classic localizers and the trivial floors on
-every suite, writes the tables, plots and ``report.html``, and ends with the report's path and a ``localize``
-command to try the best trained model on a file.
+espeak voices, simulated rooms, diffuse noise), 4-mic array events and binaural sound events with fixed test
+suites, draws spatial-quality pairs, trains every method on the same data with two seeds, evaluates them, the
+classic baselines and the trivial floors on every suite, writes the tables, plots and ``report.html``, and
+ends with the report's path and a ``localize`` and a ``score`` command to try.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     print(
         "[1/2] the tiny benchmark: render fixed test suites (binaural: in-domain, unseen rooms, unseen "
-        "heads, low SNR, other sources; 4-mic array), train SFD, GCCPHAT-DNN, SCE and MC-SimCLR on the same "
-        "data with 2 seeds, evaluate them, the classic localizers and the trivial floors on every suite ..."
+        "heads, low SNR, other sources; 4-mic array; binaural events; spatial-quality pairs), train SFD, "
+        "GCCPHAT-DNN, DSpAST, SCE, MC-SimCLR, SpatialAST, a conformer and SQM-BS on the same data with 2 "
+        "seeds, evaluate them, the classic baselines and the trivial floors on every suite ..."
     )
     result = run_experiment("benchmark", out, scale="tiny", workers=args.workers, progress=not args.quiet)
 
@@ -112,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="the main job: the tiny benchmark of every method, with its HTML report",
         description="The main job on the embedded default data: `spatialrep benchmark --suite tiny` (render "
         "fixed test suites, train every method on the same data with 2 seeds, evaluate every model, the "
-        "classic localizers and the trivial floors on every suite, write report.html), then scene and "
+        "classic baselines and the trivial floors on every suite, write report.html), then scene and "
         "feature plots. Rerunning resumes.",
     )
     parser.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")

@@ -492,7 +492,7 @@ def summary_markdown(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any
                 key = cell_key(task, suite, metric)
                 column = suite if len(task.metrics) == 1 else f"{suite}: {metric.label}"
                 row[column] = format_cell(entry, key, metric_digits(metric))
-        if "class_acc" in entry:
+        if "class_acc" in entry and getattr(task, "scores_classes", False):
             row["class acc %"] = f"{100 * entry['class_acc']:.1f}"
         row["params"] = f"{entry['params']:,}" if entry["params"] else "0"
         row["train s"] = f"{entry['train_s']:.0f}"

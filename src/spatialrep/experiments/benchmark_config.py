@@ -113,6 +113,15 @@ class BenchmarkTask:
         """``in-domain`` first, then the suites in recipe order."""
         return [IN_DOMAIN, *self.suites]
 
+    @property
+    def scores_classes(self) -> bool:
+        """Whether the table shows class accuracy: the training sources have more than one class (one-class
+        speech makes every class guess right)."""
+        from spatialrep.simulate.sources.registry import make_source_bank
+
+        source = load_dataset_config(dict(self.dataset)).scene.source
+        return len(make_source_bank(source).classes) > 1
+
     def training_dataset(self) -> dict[str, Any]:
         """The dataset's ``train`` and ``val`` splits only (the same scenes: each split has its own seeds)."""
         sizes = split_sizes(self.dataset)
