@@ -101,9 +101,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"  .venv/bin/spatialrep localize {result.try_file} --model gcc-phat-itd")
     clean = suite / example["clean_direct_path"] if example.get("clean_direct_path") else None
     if clean is not None:
-        print("How far the noisy mixture's spatial cues are from the clean direct sound's (0 = identical; an")
-        print("SQM-BS model from `spatialrep experiment sqm` takes --model RUN instead of --metric cue):")
+        print("How far the noisy mixture's spatial cues are from the clean direct sound's (0 = identical):")
         print(f"  .venv/bin/spatialrep score {clean} {suite / example['noisy_path']} --metric cue")
+        sqm = out / "models" / "sqm-bs" / "seed0" / "model"
+        if (sqm / "best").is_dir():
+            print("and with the SQM-BS model the benchmark trained (a learned spatial-quality distance):")
+            print(f"  .venv/bin/spatialrep score {clean} {suite / example['noisy_path']} --model {sqm}")
     return 0
 
 
