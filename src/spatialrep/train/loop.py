@@ -123,9 +123,11 @@ class _LastCheckpoint(ModelCheckpoint):
     def _validation_follows(trainer: L.Trainer) -> bool:
         if not trainer.enable_validation:
             return False
-        loop = trainer.fit_loop.epoch_loop
+        fetcher = trainer.fit_loop._data_fetcher
+        if fetcher is None:
+            return False
         # Lightning's own decision, asked at the point it will ask it (private API, lightning>=2.4)
-        return bool(loop._should_check_val_fx(trainer.fit_loop._data_fetcher))
+        return bool(trainer.fit_loop.epoch_loop._should_check_val_fx(fetcher))
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
         due = self._every_n_train_steps >= 1 and trainer.global_step % self._every_n_train_steps == 0
