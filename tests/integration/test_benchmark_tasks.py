@@ -226,3 +226,7 @@ def test_the_docs_blocks_are_generated_from_the_run(finished, tmp_path: Path) ->
     bare.write_text("no markers\n")
     assert main(["report", str(out), "--update-docs", str(bare)]) != 0
     assert bare.read_text() == "no markers\n"
+    doc.write_text(doc.read_text().replace("| sqm-bs | learned |", "| edited |"))
+    edited = doc.read_text()
+    assert main(["report", str(out), "--update-docs", str(doc), str(bare)]) != 0
+    assert doc.read_text() == edited  # every file is checked before any is written

@@ -69,10 +69,7 @@ def _compact_table(config: BenchmarkConfig, summary: list[dict[str, Any]], task_
     return markdown_table(table)
 
 
-def docs_block(run: str | os.PathLike[str], *, compact: bool = False) -> str:
-    """The Markdown of a finished run: the command, then per task its table (and, unless ``compact``, who
-    wins each suite), then the suites' SHA-256 prefixes."""
-    config, results = _load(Path(run))
+def _block(config: BenchmarkConfig, results: dict[str, Any], compact: bool) -> str:
     summary = results["summary"]
     seeds = ", ".join(str(s) for s in config.seeds)
     lines = [
@@ -95,8 +92,17 @@ def docs_block(run: str | os.PathLike[str], *, compact: bool = False) -> str:
     return "\n".join(lines)
 
 
+def docs_block(run: str | os.PathLike[str], *, compact: bool = False) -> str:
+    """The Markdown of a finished run: the command, then per task its table (and, unless ``compact``, who
+    wins each suite), then the suites' SHA-256 prefixes."""
+    config, results = _load(Path(run))
+    return _block(config, results, compact)
+
+
 def update_docs(run: str | os.PathLike[str], files: list[str | os.PathLike[str]]) -> list[Path]:
     """Replace every ``benchmark:<scale>`` block of ``files`` whose scale is the run's with its tables.
+
+    Every file is checked before any is written.
 
     Returns:
         The files changed.
@@ -105,24 +111,27 @@ def update_docs(run: str | os.PathLike[str], files: list[str | os.PathLike[str]]
         FileNotFoundError: a missing run or file.
         ValueError: a file without a block for the run's scale.
     """
-    config, _ = _load(Path(run))
-    changed = []
+    config, results = _load(Path(run))
+    blocks = {compact: _block(config, results, compact) for compact in (False, True)}
+    texts = {}
     for name in files:
         path = Path(name)
         text = path.read_text(encoding="utf-8")
-        found = [m for m in _MARKERS.finditer(text) if m.group("scale") == config.scale]
-        if not found:
+        if not any(m.group("scale") == config.scale for m in _MARKERS.finditer(text)):
             raise ValueError(
                 f"{path} has no <!-- benchmark:{config.scale}:begin --> ... "
                 f"<!-- benchmark:{config.scale}:end --> block"
             )
+        texts[path] = text
 
-        def replace(match: re.Match[str]) -> str:
-            if match.group("scale") != config.scale:
-                return match.group(0)
-            body = docs_block(run, compact=bool(match.group("mode")))
-            return match.group(1) + body.rstrip() + "\n" + match.group(5)
+    def replace(match: re.Match[str]) -> str:
+        if match.group("scale") != config.scale:
+            return match.group(0)
+        body = blocks[bool(match.group("mode"))]
+        return match.group(1) + body.rstrip() + "\n" + match.group(5)
 
+    changed = []
+    for path, text in texts.items():
         new = _MARKERS.sub(replace, text)
         if new != text:
             atomic_write_text(path, new)
