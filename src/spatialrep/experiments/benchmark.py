@@ -64,9 +64,11 @@ from spatialrep.experiments.runner import (
     ExperimentResult,
     Unit,
     benchmark_entries,
+    benchmark_training_unit,
     read_unit,
     register_experiment,
     run_units,
+    trained_benchmark_models,
     unit_timings,
 )
 from spatialrep.io.atomic import atomic_write_text
@@ -204,7 +206,7 @@ def _training_units(
                 models = spec.train(training)
                 return {"task": spec.task, "models": [{"name": m.name, "path": str(m.path)} for m in models]}
 
-            units.append(Unit(f"train {method} seed {seed}", folder / "done.json", train))
+            units.append(Unit(benchmark_training_unit(method, seed), folder / "done.json", train))
     return units
 
 
@@ -335,18 +337,13 @@ def _eval_units(
             data = _suite_folder(out, task_name, suite_name)
             folder = out / "eval" / task_name / suite_name
             keys = {"task": task_name, "suite": suite_name}
-            for unit_name, marker in trained.items():
-                result = marker["result"]
-                if result["task"] != task_name:
-                    continue
-                method, seed = unit_name.removeprefix("train ").rsplit(" seed ", 1)
-                for model in result["models"]:
-                    run = functools.partial(
-                        learned, model["path"], data, **keys, kind="learned", method=method,
-                        model=model["name"], seed=int(seed), train_s=float(marker.get("wall_time_s") or 0.0),
-                    )  # fmt: skip
-                    name = f"evaluate {task_name} {suite_name} {model['name']} seed {seed}"
-                    units.append(Unit(name, folder / f"{model['name']}__seed{seed}.json", run))
+            for model in trained_benchmark_models(trained, task_name):
+                run = functools.partial(
+                    learned, model.path, data, **keys, kind="learned", method=model.method,
+                    model=model.name, seed=model.seed, train_s=model.train_s,
+                )  # fmt: skip
+                name = f"evaluate {task_name} {suite_name} {model.name} seed {model.seed}"
+                units.append(Unit(name, folder / f"{model.name}__seed{model.seed}.json", run))
             for name in task.classic:
                 run = functools.partial(
                     classic, task, name, data, **keys, kind="classic", method=name, model=name, seed=None
@@ -375,16 +372,14 @@ def _embedding_units(
 ) -> list[Unit]:
     """A 2-D PCA of the in-domain embeddings of every Embedder trained with the first seed."""
     units = []
-    first = f" seed {config.seeds[0]}"
-    for unit_name, marker in trained.items():
-        if not unit_name.endswith(first):
+    for task_name, task in config.tasks.items():
+        if not task.renders:
             continue
-        task_name = marker["result"]["task"]
-        if not config.tasks[task_name].renders:
-            continue
-        for model in marker["result"]["models"]:
+        for model in trained_benchmark_models(trained, task_name):
+            if model.seed != config.seeds[0]:
+                continue
 
-            def embed(path: str = model["path"], task_name: str = task_name) -> dict[str, Any]:
+            def embed(path: str = model.path, task_name: str = task_name) -> dict[str, Any]:
                 suite = _suite(_suite_folder(out, task_name, IN_DOMAIN))
                 found = load_model(path)
                 if not isinstance(found, Embedder):
@@ -409,8 +404,8 @@ def _embedding_units(
                     "class": suite.classes,
                 }
 
-            marker_path = out / "embeddings" / task_name / f"{model['name']}.json"
-            units.append(Unit(f"embed {task_name} {model['name']}", marker_path, embed))
+            marker_path = out / "embeddings" / task_name / f"{model.name}.json"
+            units.append(Unit(f"embed {task_name} {model.name}", marker_path, embed))
     return units
 
 
@@ -482,6 +477,7 @@ def metric_digits(metric: Metric) -> int:
 
 def summary_markdown(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any]], task_name: str) -> str:
     task = config.tasks[task_name]
+    classes = getattr(task, "scores_classes", False)
     table = []
     for entry in summary:
         if entry["task"] != task_name:
@@ -492,7 +488,7 @@ def summary_markdown(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any
                 key = cell_key(task, suite, metric)
                 column = suite if len(task.metrics) == 1 else f"{suite}: {metric.label}"
                 row[column] = format_cell(entry, key, metric_digits(metric))
-        if "class_acc" in entry and getattr(task, "scores_classes", False):
+        if "class_acc" in entry and classes:
             row["class acc %"] = f"{100 * entry['class_acc']:.1f}"
         row["params"] = f"{entry['params']:,}" if entry["params"] else "0"
         row["train s"] = f"{entry['train_s']:.0f}"

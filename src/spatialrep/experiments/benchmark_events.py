@@ -25,7 +25,8 @@ from spatialrep.data.datasets import InMemoryDataset, ManifestDataset, collate_e
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.evaluate.events import event_metrics
 from spatialrep.experiments.benchmark_config import EventsTask
-from spatialrep.experiments.runner import Unit
+from spatialrep.experiments.dspast import grid_directions, hrtf_grid_srp_phat
+from spatialrep.experiments.runner import Unit, trained_benchmark_models
 from spatialrep.methods.base import EventDetector
 from spatialrep.methods.registry import load_model
 from spatialrep.train import make_loader
@@ -113,21 +114,13 @@ def _predict(model: EventDetector, suite: _EventSuite, batch: int) -> tuple[dict
 
 def _srp_phat(spec: EventsTask, suite: _EventSuite, batch: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Azimuth and elevation (radians) of SRP-PHAT over the head's HRTF grid, and its wall seconds."""
-    from spatialrep.evaluate.baselines import SrpPhatLocalizer
-    from spatialrep.simulate.receiver_factory import make_receiver
-
     assert suite.items is not None
-    head = make_receiver(load_dataset_config(dict(spec.dataset)).scene.receiver, suite.sample_rate)
-    grid_az, grid_el = head.directions  # type: ignore[attr-defined]
-    localizer = SrpPhatLocalizer.from_hrtf(head, grid_az, grid_el, n_fft=512)  # type: ignore[arg-type]
+    receiver = load_dataset_config(dict(spec.dataset)).scene.receiver
+    localizer = hrtf_grid_srp_phat(receiver, suite.sample_rate, n_fft=512)
     loader = make_loader(suite.items, batch_size=batch, shuffle=False, collate_fn=collate_examples)
-    az, el = [], []
     started = time.perf_counter()
-    for b in loader:
-        a, e = localizer.localize_direction(b["noisy"].double().numpy())
-        az.append(a)
-        el.append(e)
-    return np.concatenate(az), np.concatenate(el), time.perf_counter() - started
+    azimuth, elevation = grid_directions(localizer, (b["noisy"].double().numpy() for b in loader))
+    return azimuth, elevation, time.perf_counter() - started
 
 
 def _row(metrics: Mapping[str, Any], **keys: Any) -> dict[str, Any]:
@@ -206,18 +199,13 @@ def event_eval_units(
     for suite_name in spec.suite_names:
         data, marker_dir = suite_folder(suite_name), folder(suite_name)
         keys = {"task": task_name, "suite": suite_name}
-        for unit_name, marker in trained.items():
-            result = marker["result"]
-            if result["task"] != task_name:
-                continue
-            method, seed = unit_name.removeprefix("train ").rsplit(" seed ", 1)
-            for model in result["models"]:
-                run = functools.partial(
-                    learned, model["path"], data, **keys, kind="learned", method=method, model=model["name"],
-                    seed=int(seed), train_s=float(marker.get("wall_time_s") or 0.0),
-                )  # fmt: skip
-                name = f"evaluate {task_name} {suite_name} {model['name']} seed {seed}"
-                units.append(Unit(name, marker_dir / f"{model['name']}__seed{seed}.json", run))
+        for model in trained_benchmark_models(trained, task_name):
+            run = functools.partial(
+                learned, model.path, data, **keys, kind="learned", method=model.method, model=model.name,
+                seed=model.seed, train_s=model.train_s,
+            )  # fmt: skip
+            name = f"evaluate {task_name} {suite_name} {model.name} seed {model.seed}"
+            units.append(Unit(name, marker_dir / f"{model.name}__seed{model.seed}.json", run))
         for name in spec.classic:
             run = functools.partial(classic, data, **keys, kind="classic", method=name, model=name, seed=None)
             units.append(Unit(f"evaluate {task_name} {suite_name} {name}", marker_dir / f"{name}.json", run))

@@ -23,7 +23,7 @@ import torch
 
 from spatialrep.data.sqm_pairs import SqmScenes
 from spatialrep.experiments.benchmark_config import QualityTask
-from spatialrep.experiments.runner import Unit
+from spatialrep.experiments.runner import Unit, trained_benchmark_models
 from spatialrep.experiments.sqm import (
     PairMetric,
     SqmPairMetric,
@@ -59,29 +59,29 @@ def quality_eval_units(
     Each unit returns ``{"rows": [...], "suite": {"pairs", "seconds", "sha256"}}``.
     """
 
+    @functools.cache
+    def classic_and_floor() -> list[PairMetric]:
+        # built once for every suite: the cue distance is fitted on the training split's clips
+        return [*baseline_metrics(SqmScenes(spec.data, "train"), spec.baselines), random_floor()]
+
     def evaluate(suite: str) -> dict[str, Any]:
         scenes = SqmScenes(spec.data, suite)
         metrics: list[PairMetric] = []
         keys: dict[str, dict[str, Any]] = {}
-        for unit_name, marker in trained.items():
-            result = marker["result"]
-            if result["task"] != task_name:
-                continue
-            method, seed = unit_name.removeprefix("train ").rsplit(" seed ", 1)
-            for model in result["models"]:
-                loaded = load_model(model["path"])
-                if not isinstance(loaded, SqmModel):
-                    raise ValueError(f"{model['path']} holds a {type(loaded).__name__}, not a quality metric")
-                name = f"{model['name']} seed {seed}"
-                metrics.append(SqmPairMetric(name, loaded, "deep"))
-                keys[name] = {
-                    "method": method,
-                    "model": model["name"],
-                    "seed": int(seed),
-                    "params": int(sum(p.numel() for p in loaded.parameters())),
-                    "train_s": float(marker.get("wall_time_s") or 0.0),
-                }
-        for metric in [*baseline_metrics(SqmScenes(spec.data, "train"), spec.baselines), random_floor()]:
+        for model in trained_benchmark_models(trained, task_name):
+            loaded = load_model(model.path)
+            if not isinstance(loaded, SqmModel):
+                raise ValueError(f"{model.path} holds a {type(loaded).__name__}, not a quality metric")
+            name = f"{model.name} seed {model.seed}"
+            metrics.append(SqmPairMetric(name, loaded, "deep"))
+            keys[name] = {
+                "method": model.method,
+                "model": model.name,
+                "seed": model.seed,
+                "params": int(sum(p.numel() for p in loaded.parameters())),
+                "train_s": model.train_s,
+            }
+        for metric in classic_and_floor():
             metrics.append(metric)
             keys[metric.name] = {"method": metric.name, "model": metric.name, "seed": None, "params": 0}
         seconds: dict[str, float] = {}

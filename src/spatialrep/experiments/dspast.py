@@ -25,7 +25,7 @@ import dataclasses
 import functools
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from spatialrep.data.datasets import ManifestDataset
 from spatialrep.data.feature_cache import cache_features
 from spatialrep.data.presets import load_dataset_config
 from spatialrep.data.writer import render_dataset
+from spatialrep.evaluate.baselines import SrpPhatLocalizer
 from spatialrep.evaluate.events import event_metrics
 from spatialrep.experiments.report import localization_row, markdown_table, write_results
 from spatialrep.experiments.runner import (
@@ -64,9 +65,16 @@ from spatialrep.methods.spatialast import (
     train_curriculum,
 )
 from spatialrep.models import EncoderConfig
+from spatialrep.simulate.receiver_factory import make_receiver
 from spatialrep.train import Stage
 
-__all__ = ["MODELS", "DspastExperimentConfig", "run_dspast_experiment"]
+__all__ = [
+    "MODELS",
+    "DspastExperimentConfig",
+    "grid_directions",
+    "hrtf_grid_srp_phat",
+    "run_dspast_experiment",
+]
 
 Log = Callable[[str], None]
 
@@ -316,6 +324,25 @@ def _gflops(model: SpatialAstModelBase, stack: torch.Tensor) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def hrtf_grid_srp_phat(receiver: str, sample_rate: int, n_fft: int) -> SrpPhatLocalizer:
+    """SRP-PHAT steered over every direction (azimuth and elevation) of ``receiver``'s HRTF set."""
+    head = make_receiver(receiver, sample_rate)
+    grid_az, grid_el = head.directions  # type: ignore[attr-defined]
+    return SrpPhatLocalizer.from_hrtf(head, grid_az, grid_el, n_fft=n_fft)  # type: ignore[arg-type]
+
+
+def grid_directions(
+    localizer: SrpPhatLocalizer, batches: Iterable[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Azimuth and elevation (radians) of every clip of ``(batch, 2, time)`` float64 batches."""
+    az, el = [], []
+    for audio in batches:
+        a, e = localizer.localize_direction(audio)
+        az.append(a)
+        el.append(e)
+    return np.concatenate(az), np.concatenate(el)
+
+
 # ------------------------------------------------------------------------------------------------- units
 
 
@@ -410,23 +437,14 @@ def _units(out: Path, config: DspastExperimentConfig, classes: list[str]) -> lis
         )
 
     def classic(name: str) -> dict[str, Any]:
-        from spatialrep.evaluate.baselines import SrpPhatLocalizer
-        from spatialrep.simulate.receiver_factory import make_receiver
-
         test = test_set()
         audio, rate = test.audio()
         scene = load_dataset_config(dict(config.dataset)).scene
-        head = make_receiver(scene.receiver, rate)
-        grid_az, grid_el = head.directions  # type: ignore[attr-defined]
-        localizer = SrpPhatLocalizer.from_hrtf(head, grid_az, grid_el, n_fft=config.frontend.n_fft)  # type: ignore[arg-type]
-        az, el = [], []
-        for start in range(0, len(audio), config.eval_batch_size):
-            a, e = localizer.localize_direction(
-                audio[start : start + config.eval_batch_size].double().numpy()
-            )
-            az.append(a)
-            el.append(e)
-        azimuth, elevation = np.concatenate(az), np.concatenate(el)
+        localizer = hrtf_grid_srp_phat(scene.receiver, rate, config.frontend.n_fft)
+        batch = config.eval_batch_size
+        azimuth, elevation = grid_directions(
+            localizer, (audio[s : s + batch].double().numpy() for s in range(0, len(audio), batch))
+        )
         metrics = _metrics(test, None, azimuth, elevation, None, mean_distance)
         metrics.update(params_M=0.0, train_s=0.0)
         return _row(test, metrics, azimuth, elevation, method=f"{name} (HRTF grid)", stage="classic")

@@ -43,8 +43,10 @@ __all__ = [
     "BenchmarkTraining",
     "ExperimentResult",
     "ExperimentSpec",
+    "TrainedBenchmarkModel",
     "Unit",
     "benchmark_entries",
+    "benchmark_training_unit",
     "claim_output_folder",
     "get_experiment",
     "list_experiments",
@@ -57,6 +59,7 @@ __all__ = [
     "run_experiment",
     "run_units",
     "torch_threads",
+    "trained_benchmark_models",
 ]
 
 RECIPE_FILE = "recipe.yaml"
@@ -370,6 +373,46 @@ def benchmark_entries() -> dict[str, BenchmarkEntrySpec]:
     """Every registered benchmark entry by method (importing every experiment module)."""
     _discover()
     return dict(_BENCHMARK_ENTRIES)
+
+
+def benchmark_training_unit(method: str, seed: int) -> str:
+    """The unit that trains ``method`` with ``seed`` (:func:`trained_benchmark_models` parses it)."""
+    return f"train {method} seed {seed}"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedBenchmarkModel:
+    """A model of a finished benchmark training unit, with what its evaluated rows carry."""
+
+    method: str
+    seed: int
+    name: str
+    path: str
+    train_s: float
+
+
+def trained_benchmark_models(
+    trained: Mapping[str, Mapping[str, Any]], task: str | None = None
+) -> list[TrainedBenchmarkModel]:
+    """Every model of the finished training units ``trained`` (unit name -> marker), in unit order; with
+    ``task``, only those of that task. ``train_s`` is the unit's wall time (shared by its models)."""
+    found = []
+    for unit_name, marker in trained.items():
+        result = marker["result"]
+        if task is not None and result["task"] != task:
+            continue
+        method, seed = unit_name.removeprefix("train ").rsplit(" seed ", 1)
+        for model in result["models"]:
+            found.append(
+                TrainedBenchmarkModel(
+                    method=method,
+                    seed=int(seed),
+                    name=str(model["name"]),
+                    path=str(model["path"]),
+                    train_s=float(marker.get("wall_time_s") or 0.0),
+                )
+            )
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- recipes
