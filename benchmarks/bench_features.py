@@ -13,16 +13,19 @@ log-mel ≤ 0.01 dB, identical SRP argmax) and only then times them (median of r
 * ``srp``: ``SRPPhat.localize`` (and the functional ``srp_localize``) vs ``pyroomacoustics.doa.SRP`` on the
   same STFT grid, frequency bins and 360-direction azimuth grid, STFT included on both sides. Goal ≥ 3×.
 
-``batched_interleaved_1thr`` runs the front-end on its former interleaved pair path (before the fused planar
-mel-IPD/GCC-PHAT of ``features/fused.py``) for comparison. Each batch holds 16 clips; "batched" variants
+``batched_torch_ops_1thr`` runs the planar path with its unit spectra as torch passes instead of the one-pass
+numba kernel (``features/unit_kernel.py``; what CUDA tensors get), and ``batched_interleaved_1thr`` the
+former interleaved pair path (before the fused planar mel-IPD/GCC-PHAT of ``features/fused.py``), for
+comparison. Each batch holds 16 clips; "batched" variants
 process them as one ``(16, C, time)`` tensor, "per_clip" ones loop over clips of mixed lengths (4–10 s)
 exactly as the reference does. Threads: the references always run on one thread (OMP/BLAS limited to 1 before
 numpy loads); ours on 1 and on 2 torch threads. Timing is paired: each round times the reference and then
 every variant, and a speed-up is the median of the per-round ratios (robust to bursts of load from elsewhere
-on a shared machine). One-thread comparisons (the goals) time both sides in CPU seconds
-(``time.process_time``), so waiting for a core on a busy machine counts for neither; two-thread variants are
-timed in wall seconds against the reference's wall time. Real-time factors are seconds of audio (per clip, not
-per channel) per second of compute.
+on a shared machine). One-thread comparisons (the goals) time both sides in CPU seconds of the calling thread
+(``time.thread_time``), so waiting for a core on a busy machine counts for neither, and neither does an idle
+OpenMP worker that torch left spinning after a two-thread variant (``process_time`` counted it: ~10 ms per
+call); two-thread variants are timed in wall seconds against the reference's wall time. Real-time factors are
+seconds of audio (per clip, not per channel) per second of compute.
 
 Run: ``.venv/bin/python benchmarks/bench_features.py [--rounds 7] [--quick]`` (about a minute).
 """
@@ -136,9 +139,9 @@ def make_clips(
 
 
 def _clock(threads: int) -> Callable[[], float]:
-    """CPU time for one-thread runs (time spent waiting for a core on a shared machine is not the code's),
-    wall time for multi-thread ones (CPU time would add the threads up)."""
-    return time.process_time if threads == 1 else time.perf_counter
+    """The calling thread's CPU time for one-thread runs (time spent waiting for a core on a shared machine is
+    not the code's, nor is an idle OpenMP worker's spinning), wall time for multi-thread ones."""
+    return time.thread_time if threads == 1 else time.perf_counter
 
 
 def paired(
@@ -159,9 +162,9 @@ def paired(
     times: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(rounds):
         torch.set_num_threads(1)
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall = time.thread_time(), time.perf_counter()
         reference()
-        ref_times["cpu"].append(time.process_time() - cpu)
+        ref_times["cpu"].append(time.thread_time() - cpu)
         ref_times["wall"].append(time.perf_counter() - wall)
         for key, (fn, threads) in variants.items():
             torch.set_num_threads(threads)
@@ -176,7 +179,7 @@ def paired(
         reference_times = ref_times["cpu" if threads == 1 else "wall"]
         ratios = [r / v for r, v in zip(reference_times, values)]
         out[key] = {
-            "timer": "process_time" if threads == 1 else "perf_counter",
+            "timer": "thread_time" if threads == 1 else "perf_counter",
             "reference_s": statistics.median(reference_times),
             "ours_s": statistics.median(values),
             "speedup": statistics.median(ratios),
@@ -220,6 +223,10 @@ def bench_stack(name: str, rng: np.random.Generator, rounds: int, quick: bool) -
             f"batched_{t}thr": (lambda: front(batch), t) for t in (1, 2)
         }
         if front._planar:
+            torch_ops = FeatureFrontEnd(cfg)
+            torch_ops.cpu_kernel = False  # the planar path's unit spectra as torch passes (as on CUDA)
+            check_stack({k: v[3] for k, v in torch_ops.compute(batch).items()}, ref(fixed_clips[3]))
+            variants["batched_torch_ops_1thr"] = (lambda: torch_ops(batch), 1)
             variants["batched_interleaved_1thr"] = (lambda: interleaved(batch), 1)
         fixed = paired(lambda: [ref(c) for c in fixed_clips], variants, rounds)
         per_clip = paired(

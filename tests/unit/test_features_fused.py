@@ -133,13 +133,27 @@ _PLANAR = [
         n_mels=12,
         f_min=300.0,
     ),
+    # N / 2 odd: the bin fold has no self-paired middle bin.
+    FeatureConfig(
+        num_channels=3,
+        n_fft=126,
+        hop_length=40,
+        win_length=None,
+        features=("logmel", "gcc_phat"),
+        n_mels=20,
+        num_lags=20,
+    ),
 ]
 
 
-@pytest.mark.parametrize("cfg", _PLANAR, ids=["whole_lags", "half_lags", "gcc_only", "ipd_only"])
-def test_planar_block_matches_the_differentiable_path(cfg):
-    """The fused planar path against the functional composition (the autograd path), float64, at clip
-    lengths and block sizes that put frames on both padded edges, inside and across blocks."""
+@pytest.mark.parametrize("kernel", [True, False], ids=["numba_kernel", "torch_ops"])
+@pytest.mark.parametrize(
+    "cfg", _PLANAR, ids=["whole_lags", "half_lags", "gcc_only", "ipd_only", "odd_half_spectrum"]
+)
+def test_planar_block_matches_the_differentiable_path(cfg, kernel):
+    """The fused planar path (the one-pass CPU kernel with the bin fold, or torch passes) against the
+    functional composition (the autograd path), float64, at clip lengths and block sizes that put frames on
+    both padded edges, inside and across blocks."""
     front = FeatureFrontEnd(cfg)
     assert front._planar
     generator = torch.Generator().manual_seed(7)
@@ -147,11 +161,47 @@ def test_planar_block_matches_the_differentiable_path(cfg):
         x = torch.randn(2, cfg.num_channels, length, dtype=torch.float64, generator=generator)
         slow = front.compute(x.clone().requires_grad_(True))  # functional definitions, with autograd
         for block_frames in (1, 2, 5, 64):
+            fast_front = FeatureFrontEnd(cfg, block_frames=block_frames)
+            fast_front.cpu_kernel = kernel
             with torch.no_grad():
-                fast = FeatureFrontEnd(cfg, block_frames=block_frames).compute(x)
+                fast = fast_front.compute(x)
             for name in cfg.features:
                 torch.testing.assert_close(fast[name], slow[name].detach(), atol=1e-9, rtol=0, msg=name)
     slow[cfg.features[-1]].sum().backward()  # the differentiable path still has gradients
+
+
+@pytest.mark.parametrize(
+    ("n_fft", "num_lags", "max_lag"), [(1024, 64, None), (128, 16, None), (126, None, 9)]
+)
+def test_bin_folded_lag_matrices_rebuild_gcc(n_fft, num_lags, max_lag):
+    """GCC-PHAT from the planes folded over k <-> N/2 - k equals the unfolded partial inverse DFT."""
+    fold = fused.folded_lag_matrices(n_fft, max_lag, num_lags, 1)
+    assert fold is not None
+    even, odd, row, sign = fused.symmetric_lag_matrices(n_fft, max_lag, num_lags, 1)
+    generator = torch.Generator().manual_seed(3)
+    real, imag = torch.randn(2, n_fft // 2 + 1, 5, dtype=torch.float64, generator=generator)
+    expected = even[row] @ real + sign[:, None] * (odd[row] @ imag)
+    half, width = n_fft // 2, fused.folded_bins(n_fft)
+    k = torch.arange(width)
+    planes = torch.stack(
+        (
+            real[k] + real[half - k],
+            real[k] - real[half - k],
+            imag[k] - imag[half - k],
+            imag[k] + imag[half - k],
+        )
+    )  # (4, G, columns)
+    products = (fold.weights @ planes).reshape(-1, 5)
+    got = products[fold.cos_row] + fold.sign[:, None] * products[fold.sin_row]
+    torch.testing.assert_close(got, expected, atol=1e-13, rtol=0)
+    assert fold.weights.shape[-1] * 2 <= n_fft // 2 + 2  # about half the bins
+
+
+def test_bin_fold_applies_to_whole_lags_and_even_n_fft_only():
+    assert fused.folded_lag_matrices(512, None, 64, 2) is None  # half-sample lags
+    assert fused.folded_lag_matrices(127, 10, None, 1) is None  # odd n_fft
+    assert FeatureFrontEnd(feature_preset("dcase_4ch"))._bin_fold is not None
+    assert FeatureFrontEnd(feature_preset("binaural_default"))._bin_fold is None
 
 
 def test_planar_path_is_not_used_for_linear_grid_features():
@@ -194,9 +244,9 @@ def test_block_size_follows_the_scratch_budget():
     small = FeatureFrontEnd(feature_preset("binaural_default"))
     large = FeatureFrontEnd(feature_preset("dcase_4ch"))
     assert small._planar and large._planar
-    # Per frame: 4 C F + 2 P F + (C - 1) F floats of scratch.
-    assert small.block_frames == FeatureFrontEnd.SCRATCH_BYTES // (4 * 257 * (8 + 2 + 1))
-    assert large.block_frames == FeatureFrontEnd.SCRATCH_BYTES // (4 * 513 * (16 + 12 + 3))
+    # Per frame: the stack of C powers and 2 P unit cross planes, (C + 2 P) F floats.
+    assert small.block_frames == max(64, FeatureFrontEnd.SCRATCH_BYTES // (4 * 257 * (2 + 2)))
+    assert large.block_frames == max(64, FeatureFrontEnd.SCRATCH_BYTES // (4 * 513 * (4 + 12)))
     interleaved = FeatureFrontEnd(FeatureConfig(features=("ipd", "ild"), num_lags=None))
     assert interleaved.block_frames == 512
     assert FeatureFrontEnd(feature_preset("dcase_4ch"), block_frames=37).block_frames == 37

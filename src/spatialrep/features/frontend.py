@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from spatialrep.features import functional as F
-from spatialrep.features import fused
+from spatialrep.features import fused, unit_kernel
 
 __all__ = [
     "FEATURES",
@@ -482,14 +482,11 @@ class FeatureFrontEnd(nn.Module):
     lag_sign: Tensor
     lag_row: Tensor
 
-    SCRATCH_BYTES = 24 << 20
+    SCRATCH_BYTES = 2 << 20
     """Scratch memory per block that ``block_frames=None`` sizes the blocks of the planar path for."""
 
     MEL_GROUPS = 4
     """Products the banded mel projection is split into (bands grouped to minimise multiply-adds)."""
-
-    CHUNK_SAMPLES = 1 << 18
-    """Windowed samples per chunk of the planar path's framing, FFT and deinterleaving (~1 MB: cache)."""
 
     def __init__(self, config: FeatureConfig, *, block_frames: int | None = None) -> None:
         super().__init__()
@@ -525,7 +522,6 @@ class FeatureFrontEnd(nn.Module):
             gcc_matrix = torch.zeros(0, 2 * n_freq, dtype=torch.float64)
         self.register_buffer("gcc_matrix", gcc_matrix, persistent=False)
         # Fused planar path (features/fused.py) for the mel IPD and GCC-PHAT: half the matrix products.
-        # Fused planar path (features/fused.py) for the mel IPD and GCC-PHAT: half the matrix products.
         self._planar = bool(uses & {"ipd_cos_sin_mel", "gcc_phat"}) and uses <= {
             "logmel",
             "ild_mel",
@@ -550,13 +546,22 @@ class FeatureFrontEnd(nn.Module):
         self._workspaces: dict[int, _Workspace] = {}
         self._constants_cache: dict[tuple[torch.dtype, torch.device], tuple[tuple[Tensor, ...], Any]] = {}
         self._layout = [(name, self._units(name), len(FEATURES[name].components)) for name in c.features]
+        self._stack_pairs = fused.stack_count(self._uses, len(self.pairs))
+        self._pair_index = unit_kernel.pair_index(self.pairs[: self._stack_pairs])
+        self._bin_fold = (
+            fused.folded_lag_matrices(c.n_fft, c.max_lag, c.num_lags, c.gcc_upsample)
+            if "gcc_phat" in uses
+            else None
+        )
+        self.cpu_kernel = True
+        """Unit spectra by the one-pass numba kernel on the CPU (when installed); ``False``: torch ops."""
+        self._stack_planes = c.num_channels + 2 * self._stack_pairs
         if block_frames is None:
-            # Planar path: per frame, float32 planes (2 C F), the power and unit cross stack ((C + 2 P) F),
-            # magnitudes (C F) and denominators (up to (C - 1) F). Blocks of ~SCRATCH_BYTES keep per-block
-            # overheads small without leaving the cache behind (measured: 2-3 binaural clips of 6 s, one
-            # 4-channel DCASE clip); the interleaved path keeps 512 frames.
-            pairs = len(self.pairs) if uses & {"ipd_cos_sin_mel", "gcc_phat"} else 0
-            per_frame = 4 * n_freq * (4 * c.num_channels + 2 * pairs + max(c.num_channels - 1, 0))
+            # Planar path: per frame, the float32 stack of powers and unit cross planes ((C + 2 P) F). Blocks
+            # of ~SCRATCH_BYTES keep a block's frames, spectrum and stack in cache from the FFT through the
+            # matrix products, yet each product large (measured with torch 2.13 on a 1 MB-L2 EPYC: 1-4 MB
+            # alike, 6 and 24 MB slower); the interleaved path keeps 512 frames.
+            per_frame = 4 * n_freq * self._stack_planes
             block_frames = max(64, self.SCRATCH_BYTES // per_frame) if self._planar else 512
         self.block_frames = F.check_positive_int(block_frames, "block_frames")
 
@@ -701,24 +706,12 @@ class FeatureFrontEnd(nn.Module):
         ws = self._workspace()
         consts = self._constants(x.dtype, x.device)
         window = consts["window"]
-        n_freq = c.n_fft // 2 + 1
         for n0, n1, t0, t1 in self._blocks(flat.shape[0], frames):
             dest = {k: v[n0:n1, :, :, t0:t1] for k, v in views.items()}
-            if not self._planar:
-                framed = ws.get("frames", (n1 - n0, c.num_channels, t1 - t0, c.n_fft), x.dtype, x.device)
-                self._frame_block(flat[n0:n1], t0, t1, window, ws, framed)
-                # (rfft's out= argument computes into a temporary and copies: slower than a fresh result.)
-                self._fast_block(torch.fft.rfft(framed, dim=-1), ws, consts, dest)
-                continue
-            # Windowing, FFT and deinterleaving in chunks small enough to stay in cache (~1 MB of frames).
-            planes = ws.get("planes", (2, n1 - n0, c.num_channels, t1 - t0, n_freq), x.dtype, x.device)
-            step = max(8, self.CHUNK_SAMPLES // ((n1 - n0) * c.num_channels * c.n_fft))
-            for s0 in range(t0, t1, step):
-                s1 = min(s0 + step, t1)
-                framed = ws.get("frames", (n1 - n0, c.num_channels, s1 - s0, c.n_fft), x.dtype, x.device)
-                self._frame_block(flat[n0:n1], s0, s1, window, ws, framed)
-                fused.deinterleave(torch.fft.rfft(framed, dim=-1), planes[:, :, :, s0 - t0 : s1 - t0])
-            self._planar_block(planes, ws, consts, dest)
+            framed = ws.get("frames", (n1 - n0, c.num_channels, t1 - t0, c.n_fft), x.dtype, x.device)
+            self._frame_block(flat[n0:n1], t0, t1, window, ws, framed)
+            # (rfft's out= argument computes into a temporary and copies: slower than a fresh result.)
+            self._fast_block(torch.fft.rfft(framed, dim=-1), ws, consts, dest)
         if out is not None:
             out = out.reshape(*lead, *out.shape[1:])
         return out, {name: v.reshape(*lead, *v.shape[1:]) for name, v in views.items()}
@@ -791,21 +784,43 @@ class FeatureFrontEnd(nn.Module):
         sums = self.mel_fb.sum(dim=1, keepdim=True)
         band_scale = 1.0 / torch.where(sums > 0, sums, torch.ones_like(sums))
         out["band_scale"] = band_scale.to(device=device, dtype=dtype)  # (M, 1): mel_fb -> unit_mel_fb rows
+        if self._bin_fold is not None:
+            out["fold_weights"] = self._bin_fold.weights.to(device=device, dtype=dtype)
+            out["fold_cos_row"] = self._bin_fold.cos_row.to(device=device)
+            out["fold_sin_row"] = self._bin_fold.sin_row.to(device=device)
         return out
 
-    def _planar_block(
-        self, planes: Tensor, ws: _Workspace, consts: dict[str, Tensor], dest: dict[str, Tensor]
+    def _planar_chunk(
+        self, spec: Tensor, ws: _Workspace, consts: dict[str, Tensor], dest: dict[str, Tensor]
     ) -> None:
-        fused.planar_block(
-            planes,
-            self.pairs,
-            self._pair_groups,
-            self._uses,
-            consts,
-            self._mel_groups,
-            self.config.floor,
-            ws,
-            dest,
+        """The planar features of a contiguous frames-first STFT block ``(n, C, T, F)`` into ``dest`` views.
+
+        On the CPU (numba installed, :attr:`cpu_kernel`), one pass of :mod:`unit_kernel` writes the powers
+        and the unit cross planes, folded over ``k <-> N/2 - k`` for GCC-PHAT at whole-sample lags; elsewhere
+        torch passes over the real and imaginary planes (:func:`fused.unit_spectra`). Then the products.
+        """
+        c = self.config
+        n, channels, frames, n_freq = spec.shape
+        real = spec.real.dtype
+        kernel = self.cpu_kernel and spec.device.type == "cpu" and unit_kernel.available()
+        fold = None
+        if kernel and self._bin_fold is not None:
+            cross = "ipd_cos_sin_mel" in self._uses
+            planes = channels + 2 * self._stack_pairs if cross else channels
+            stack = ws.get("stack", (planes, n, frames, n_freq), real, spec.device)
+            width = fused.folded_bins(c.n_fft)
+            fold = ws.get("fold", (4, self._stack_pairs, n, frames, width), real, spec.device)
+            unit_kernel.unit_spectra(spec, self._pair_index, c.eps, stack, fold)
+        else:
+            stack = ws.get("stack", (self._stack_planes, n, frames, n_freq), real, spec.device)
+            if kernel:
+                unit_kernel.unit_spectra(spec, self._pair_index, c.eps, stack)
+            else:
+                split = ws.get("planes", (2, *spec.shape), real, spec.device)
+                fused.deinterleave(spec, split)
+                fused.unit_spectra(split, self._pair_groups, self._stack_pairs, consts["eps"], ws, stack)
+        fused.project(
+            stack, channels, self._pair_groups, self._uses, consts, self._mel_groups, c.floor, ws, dest, fold
         )
 
     def _fast_block(
@@ -816,10 +831,7 @@ class FeatureFrontEnd(nn.Module):
         c = self.config
         uses = self._uses
         if self._planar:
-            n, channels, frames, n_freq = spec.shape
-            planes = ws.get("planes", (2, n, channels, frames, n_freq), spec.real.dtype, spec.device)
-            fused.deinterleave(spec, planes)
-            self._planar_block(planes, ws, consts, dest)
+            self._planar_chunk(spec, ws, consts, dest)
             return
         mel_fb, eps = consts["mel_fb"], consts["eps"]
         n, channels, frames, n_freq = spec.shape
