@@ -13,6 +13,7 @@ import pytest
 from spatialrep.config import ConfigError, from_dict
 from spatialrep.data.manifest import find_manifest, read_rows
 from spatialrep.data.sqm_pairs import SqmScenes
+from spatialrep.experiments.benchmark import cell_key, winners_markdown
 from spatialrep.experiments.benchmark_config import BenchmarkConfig
 from spatialrep.experiments.runner import run_experiment
 
@@ -230,3 +231,27 @@ def test_the_docs_blocks_are_generated_from_the_run(finished, tmp_path: Path) ->
     edited = doc.read_text()
     assert main(["report", str(out), "--update-docs", str(doc), str(bare)]) != 0
     assert doc.read_text() == edited  # every file is checked before any is written
+
+
+def test_a_der_win_without_distance_learning_is_flagged() -> None:
+    """DER beats the mean-distance floor by chance binning too: the verdict says so when the winner's distance
+    R² is not above 0 (the training mean's) on that suite."""
+    config = _config()
+    task = config.tasks["events"]
+
+    def row(model: str, kind: str, der: float, r2: float) -> dict[str, Any]:
+        entry: dict[str, Any] = {"task": "events", "model": model, "kind": kind, "seeds": 1}
+        for suite in task.suite_names:
+            for metric in task.metrics:
+                key = cell_key(task, suite, metric)
+                entry[key] = {"DER": der, "dist_r2": r2}.get(metric.key, float("nan"))
+                entry[f"{key}_std"] = 0.0
+        return entry
+
+    floor = row("mean-distance", "floor", 50.0, 0.0)
+    text = winners_markdown(config, [row("dspast-events", "learned", 40.0, -0.3), floor], "events")
+    assert "- **in-domain, DER %**: learned `dspast-events` wins with 40.0" in text
+    assert "its distance R² is -0.30, not above 0: not evidence of learning" in text
+    assert "R²**: floor `mean-distance` wins" in text and text.count("not evidence") == len(task.suite_names)
+    backed = winners_markdown(config, [row("dspast-events", "learned", 40.0, 0.2), floor], "events")
+    assert "not evidence" not in backed

@@ -47,6 +47,9 @@ class Metric:
     key: str
     label: str
     higher_is_better: bool = False
+    evidence: tuple[str, float] | None = None
+    """``(metric key, floor)``: a non-floor win here shows learning only where the winner's value of that
+    other metric on the same suite is above ``floor``: DER needs distance R² above 0 (the mean's)."""
 
     def better(self, a: float, b: float) -> bool:
         """Whether value ``a`` beats ``b``."""
@@ -145,7 +148,7 @@ class BenchmarkTask:
 EVENT_METRICS = (
     Metric("mAP", "mAP %", higher_is_better=True),
     Metric("MAE", "DoA MAE (°)"),
-    Metric("DER", "DER %"),
+    Metric("DER", "DER %", evidence=("dist_r2", 0.0)),
     Metric("dist_r2", "distance R²", higher_is_better=True),
 )
 
