@@ -12,7 +12,7 @@ from scipy.signal import fftconvolve
 from spatialrep.evaluate import GccPhatItdLocalizer, MusicLocalizer, SrpPhatLocalizer
 from spatialrep.evaluate.baselines import GccPhatItdTracker
 from spatialrep.methods import Directions, Embedder, FrameTrack, Localizer, QualityMetric, StreamingLocalizer
-from spatialrep.methods.base import check_audio
+from spatialrep.methods.base import check_audio, localize_batches
 from spatialrep.methods.classic import (
     CLASSIC_FAMILIES,
     CLASSIC_LOCALIZERS,
@@ -212,3 +212,34 @@ def test_pooling_leaves_out_inactive_frames():
     assert np.isnan(track.pooled_azimuth(0, 2, active)[0])  # no active frame: no direction
     with pytest.raises(ValueError, match="active must have shape"):
         track.pooled_azimuth(active=np.ones(2, dtype=bool))
+
+
+class _MeanLocalizer:
+    """Azimuth = mean of each clip; classes from the sign of that mean, if ``classify``."""
+
+    sample_rate, num_channels, min_samples = 16000, 2, 1
+
+    def __init__(self, classify: bool) -> None:
+        self.classify = classify
+        self.grad_enabled: list[bool] = []
+
+    def localize(self, audio: torch.Tensor, sample_rate: int) -> Directions:
+        self.grad_enabled.append(torch.is_grad_enabled())
+        mean = audio.mean(dim=(1, 2)).numpy().astype(np.float32)
+        if not self.classify:
+            return Directions(azimuth=mean)
+        scores = np.stack([-mean, mean], axis=1)
+        return Directions(azimuth=mean, class_scores=scores, class_names=("neg", "pos"))
+
+
+def test_localize_batches_keeps_order_classes_and_no_grad():
+    clips = torch.tensor([-2.0, 1.0, 3.0, -1.0, 0.5]).reshape(5, 1, 1).expand(5, 2, 8).contiguous()
+    batches = [clips[:2], clips[2:4], clips[4:]]
+    model = _MeanLocalizer(classify=True)
+    azimuth, classes = localize_batches(model, iter(batches), 16000)
+    assert azimuth.dtype == np.float64 and azimuth.tolist() == [-2.0, 1.0, 3.0, -1.0, 0.5]
+    assert classes == ["neg", "pos", "pos", "neg", "pos"]
+    assert model.grad_enabled == [False, False, False]
+    assert localize_batches(_MeanLocalizer(classify=False), batches, 16000)[1] is None
+    with pytest.raises(ValueError, match="at least one batch"):
+        localize_batches(model, [], 16000)

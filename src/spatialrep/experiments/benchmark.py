@@ -72,7 +72,7 @@ from spatialrep.experiments.runner import (
     unit_timings,
 )
 from spatialrep.io.atomic import atomic_write_text
-from spatialrep.methods.base import Embedder, Localizer
+from spatialrep.methods.base import Embedder, Localizer, localize_batches
 from spatialrep.methods.classic import classic_localizer
 from spatialrep.methods.registry import load_model
 from spatialrep.simulate.receiver_factory import make_receiver
@@ -219,19 +219,9 @@ def _predict(
 ) -> tuple[np.ndarray, list[str] | None, float]:
     """Azimuths (radians), best classes (or ``None``) and wall seconds of localizing every clip."""
     loader = make_loader(suite.items, batch_size=batch_size, shuffle=False, collate_fn=collate_examples)
-    azimuth: list[np.ndarray] = []
-    classes: list[str] | None = []
     started = time.perf_counter()
-    with torch.no_grad():
-        for batch in loader:
-            found = localizer.localize(batch["noisy"], suite.sample_rate)
-            azimuth.append(np.asarray(found.azimuth, dtype=np.float64))
-            if found.class_scores is None or classes is None:
-                classes = None
-            else:
-                classes += [str(found.best_class(i)) for i in range(len(found))]
-    seconds = time.perf_counter() - started
-    return np.concatenate(azimuth), classes, seconds
+    azimuth, classes = localize_batches(localizer, (b["noisy"] for b in loader), suite.sample_rate)
+    return azimuth, classes, time.perf_counter() - started
 
 
 def _row(
@@ -529,8 +519,22 @@ def winners_markdown(config: BenchmarkConfig, summary: Sequence[Mapping[str, Any
                     f", {margin:.{digits}f}{unit} ahead of the best {runner['kind']} `{runner['model']}`"
                     f"{verdict}"
                 )
+            text += _evidence_caveat(task, suite, metric, winner)
             lines.append(text + ".")
     return "\n".join(lines)
+
+
+def _evidence_caveat(task: Any, suite: str, metric: Metric, winner: Mapping[str, Any]) -> str:
+    """The caveat of a non-floor win that :attr:`Metric.evidence` does not back (or ``""``)."""
+    if metric.evidence is None or winner["kind"] == "floor":
+        return ""
+    key, floor = metric.evidence
+    other = next(m for m in task.metrics if m.key == key)
+    value = winner.get(cell_key(task, suite, other), float("nan"))
+    if np.isfinite(value) and value > floor:
+        return ""
+    shown = f"{value:.{metric_digits(other)}f}" if np.isfinite(value) else "missing"
+    return f"; but its {other.label} is {shown}, not above {floor:g}: not evidence of learning"
 
 
 def _suites_table(suites: Mapping[str, Mapping[str, Any]]) -> str:

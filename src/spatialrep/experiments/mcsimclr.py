@@ -47,7 +47,7 @@ from spatialrep.experiments.runner import (
     unit_timings,
 )
 from spatialrep.io.arrays import load_npz, save_npz
-from spatialrep.methods.base import Localizer
+from spatialrep.methods.base import Localizer, localize_batches
 from spatialrep.methods.classic import classic_localizer
 from spatialrep.methods.mcsimclr import (
     McSimclrFeatureProbe,
@@ -184,14 +184,8 @@ def _training_units(out: Path, config: McSimclrExperimentConfig, classes: list[s
 
 def _predict(model: Localizer, test: _TestSet, batch_size: int) -> tuple[np.ndarray, list[str] | None]:
     """Azimuths (radians) and, for models that classify, the predicted class names of the test set."""
-    azimuth: list[np.ndarray] = []
-    classes: list[str] = []
-    for start in range(0, len(test.rows), batch_size):
-        found = model.localize(test.audio[start : start + batch_size], test.sample_rate)
-        azimuth.append(found.azimuth)
-        if found.class_scores is not None:
-            classes += [str(found.best_class(i)) for i in range(len(found))]
-    return np.concatenate(azimuth), (classes if classes else None)
+    batches = (test.audio[start : start + batch_size] for start in range(0, len(test.rows), batch_size))
+    return localize_batches(model, batches, test.sample_rate)
 
 
 def _row(test: _TestSet, azimuth: np.ndarray, classes: list[str] | None, **keys: Any) -> dict[str, Any]:

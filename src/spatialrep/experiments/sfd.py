@@ -52,7 +52,7 @@ from spatialrep.experiments.runner import (
     unit_timings,
 )
 from spatialrep.experiments.sfd_config import SfdExperimentConfig, parse_target
-from spatialrep.methods.base import Localizer
+from spatialrep.methods.base import Localizer, localize_batches
 from spatialrep.methods.classic import DEFAULT_VARIANT, classic_localizer
 from spatialrep.methods.registry import load_model
 from spatialrep.methods.sfd import finetune, pretrain
@@ -77,8 +77,7 @@ def _test_set(data: Path) -> tuple[InMemoryDataset, np.ndarray, np.ndarray, int]
 def predict_azimuth(localizer: Localizer, dataset: Any, sample_rate: int, batch_size: int) -> np.ndarray:
     """Clip azimuths (radians, float64) of every example's ``noisy`` signal, in dataset order."""
     loader = make_loader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_examples)
-    out = [localizer.localize(batch["noisy"], sample_rate).azimuth for batch in loader]
-    return np.concatenate(out).astype(np.float64)
+    return localize_batches(localizer, (batch["noisy"] for batch in loader), sample_rate)[0]
 
 
 def _method_name(target: str, probe: bool = False) -> str:

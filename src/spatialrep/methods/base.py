@@ -22,6 +22,7 @@ belongs to whoever reads the file, e.g. :func:`spatialrep.inference.localize_fil
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -307,3 +308,30 @@ def check_audio(
     if not bool(torch.isfinite(audio).all()):
         raise ValueError(f"{name} contains NaN or infinite samples")
     return audio
+
+
+def localize_batches(
+    localizer: Localizer, batches: Iterable[Tensor], sample_rate: int
+) -> tuple[npt.NDArray[np.float64], list[str] | None]:
+    """Localize every clip of a sequence of batches, without autograd.
+
+    Args:
+        batches: ``(batch, channels, time)`` tensors at ``sample_rate`` Hz (e.g. a loader's ``noisy`` field).
+
+    Returns:
+        ``(azimuth, classes)``: azimuths in radians, float64, in order; each clip's best class where the
+        localizer scored classes for every batch, else ``None``.
+    """
+    azimuth: list[npt.NDArray[np.float64]] = []
+    classes: list[str] | None = []
+    with torch.no_grad():
+        for audio in batches:
+            found = localizer.localize(audio, sample_rate)
+            azimuth.append(np.asarray(found.azimuth, dtype=np.float64))
+            if found.class_scores is None or classes is None:
+                classes = None
+            else:
+                classes += [str(found.best_class(i)) for i in range(len(found))]
+    if not azimuth:
+        raise ValueError("localize_batches needs at least one batch")
+    return np.concatenate(azimuth), classes
