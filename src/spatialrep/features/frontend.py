@@ -546,8 +546,7 @@ class FeatureFrontEnd(nn.Module):
         self._workspaces: dict[int, _Workspace] = {}
         self._constants_cache: dict[tuple[torch.dtype, torch.device], tuple[tuple[Tensor, ...], Any]] = {}
         self._layout = [(name, self._units(name), len(FEATURES[name].components)) for name in c.features]
-        self._stack_pairs = fused.stack_count(self._uses, len(self.pairs))
-        self._pair_index = unit_kernel.pair_index(self.pairs[: self._stack_pairs])
+        self._pair_index = unit_kernel.pair_index(self.pairs)
         self._bin_fold = (
             fused.folded_lag_matrices(c.n_fft, c.max_lag, c.num_lags, c.gcc_upsample)
             if "gcc_phat" in uses
@@ -555,7 +554,7 @@ class FeatureFrontEnd(nn.Module):
         )
         self.cpu_kernel = True
         """Unit spectra by the one-pass numba kernel on the CPU (when installed); ``False``: torch ops."""
-        self._stack_planes = c.num_channels + 2 * self._stack_pairs
+        self._stack_planes = c.num_channels + 2 * len(self.pairs)  # the planar path's stack
         if block_frames is None:
             # Planar path: per frame, the float32 stack of powers and unit cross planes ((C + 2 P) F). Blocks
             # of ~SCRATCH_BYTES keep a block's frames, spectrum and stack in cache from the FFT through the
@@ -780,7 +779,8 @@ class FeatureFrontEnd(nn.Module):
         }
         out = {k: v.to(device=device, dtype=dtype) for k, v in consts.items()}
         out["eps"] = torch.tensor(c.eps, dtype=dtype, device=device)
-        out["lag_row"] = self.lag_row.to(device=device)
+        row = self.lag_row.to(device=device)  # products (2 U, columns): cosine rows, then sine rows
+        out["lag_cos_row"], out["lag_sin_row"] = row, row + self.lag_even.shape[0]
         sums = self.mel_fb.sum(dim=1, keepdim=True)
         band_scale = 1.0 / torch.where(sums > 0, sums, torch.ones_like(sums))
         out["band_scale"] = band_scale.to(device=device, dtype=dtype)  # (M, 1): mel_fb -> unit_mel_fb rows
@@ -790,7 +790,7 @@ class FeatureFrontEnd(nn.Module):
             out["fold_sin_row"] = self._bin_fold.sin_row.to(device=device)
         return out
 
-    def _planar_chunk(
+    def _planar_block(
         self, spec: Tensor, ws: _Workspace, consts: dict[str, Tensor], dest: dict[str, Tensor]
     ) -> None:
         """The planar features of a contiguous frames-first STFT block ``(n, C, T, F)`` into ``dest`` views.
@@ -806,10 +806,10 @@ class FeatureFrontEnd(nn.Module):
         fold = None
         if kernel and self._bin_fold is not None:
             cross = "ipd_cos_sin_mel" in self._uses
-            planes = channels + 2 * self._stack_pairs if cross else channels
+            planes = channels + 2 * len(self.pairs) if cross else channels
             stack = ws.get("stack", (planes, n, frames, n_freq), real, spec.device)
             width = fused.folded_bins(c.n_fft)
-            fold = ws.get("fold", (4, self._stack_pairs, n, frames, width), real, spec.device)
+            fold = ws.get("fold", (4, len(self.pairs), n, frames, width), real, spec.device)
             unit_kernel.unit_spectra(spec, self._pair_index, c.eps, stack, fold)
         else:
             stack = ws.get("stack", (self._stack_planes, n, frames, n_freq), real, spec.device)
@@ -818,7 +818,7 @@ class FeatureFrontEnd(nn.Module):
             else:
                 split = ws.get("planes", (2, *spec.shape), real, spec.device)
                 fused.deinterleave(spec, split)
-                fused.unit_spectra(split, self._pair_groups, self._stack_pairs, consts["eps"], ws, stack)
+                fused.unit_spectra(split, self._pair_groups, len(self.pairs), consts["eps"], ws, stack)
         fused.project(
             stack, channels, self._pair_groups, self._uses, consts, self._mel_groups, c.floor, ws, dest, fold
         )
@@ -831,7 +831,7 @@ class FeatureFrontEnd(nn.Module):
         c = self.config
         uses = self._uses
         if self._planar:
-            self._planar_chunk(spec, ws, consts, dest)
+            self._planar_block(spec, ws, consts, dest)
             return
         mel_fb, eps = consts["mel_fb"], consts["eps"]
         n, channels, frames, n_freq = spec.shape

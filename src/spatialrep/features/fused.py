@@ -152,7 +152,7 @@ def unit_spectra(
     """The power of every channel and the real and imaginary planes of every pair's unit cross spectrum.
 
     The elementwise half of the planar block in torch passes (any device; on the CPU the front-end uses
-    the one-pass ``unit_kernel`` instead), called on a few frames at a time, right after their FFT.
+    the one-pass ``unit_kernel`` instead), called on one block at a time, right after its FFT.
 
     Args:
         planes: real and imaginary parts of an STFT chunk, ``(2, n, C, T, F)`` (:func:`deinterleave`).
@@ -199,14 +199,16 @@ def project(
 
     One banded mel product projects the powers and the unit cross planes together (log-mel with the
     filterbank, mel IPD with the same product scaled by the inverse band sums: the row-normalised filterbank),
-    and GCC-PHAT of all pairs is two GEMMs.
+    and GCC-PHAT of all pairs is a few GEMMs.
 
     Args:
+        consts: ``mel_fb``, ``band_scale``, ``lag_sign`` and, for GCC-PHAT, ``lag_even_odd`` ``(2, U, F)``
+            with ``lag_cos_row`` / ``lag_sin_row`` (each lag's rows in their ``(2 U)`` products), or with
+            ``fold`` ``fold_weights`` ``(4, R, G)`` and ``fold_cos_row`` / ``fold_sin_row``.
         fold: the folded planes ``(A+, A-, B-, B+)`` of every pair, ``(4, P, n, T, G)``
-            (:func:`folded_lag_matrices`; ``consts`` then hold ``fold_weights`` ``(4, R, G)``,
-            ``fold_cos_row`` and ``fold_sin_row``): GCC-PHAT from them in four products of half the
-            multiply-adds, and the stack needs its unit cross planes only for mel IPD (else it may hold the
-            ``C`` powers alone).
+            (:func:`folded_lag_matrices`): GCC-PHAT from them in four products of half the multiply-adds;
+            the stack then needs its unit cross planes only for mel IPD (else it may hold the ``C`` powers
+            alone).
     """
     _, n, frames, n_freq = stack.shape
     real, device = stack.dtype, stack.device
@@ -237,40 +239,28 @@ def project(
             )  # (2, P, n, M, T)
             unit = bands[channels - first :].view(2, count, n, -1, frames)
             torch.mul(unit, consts["band_scale"], out=target)
-    if "gcc_phat" in uses and fold is not None:
+    if "gcc_phat" in uses:
         columns = count * n * frames
-        weights = consts["fold_weights"]
-        products = ws.get("lag_products", (4, weights.shape[1], columns), real, device)
-        torch.bmm(weights, fold.view(4, columns, fold.shape[-1]).mT, out=products)
-        shape = (consts["fold_cos_row"].numel(), count, n, frames)
-        flat = products.view(-1, columns)
+        if fold is not None:  # four products over the folded bins
+            weights = consts["fold_weights"]
+            products = ws.get("lag_products", (4, weights.shape[1], columns), real, device)
+            torch.bmm(weights, fold.view(4, columns, fold.shape[-1]).mT, out=products)
+            cos_row, sin_row = consts["fold_cos_row"], consts["fold_sin_row"]
+        else:  # even lag matrix on the real planes, odd on the imaginary ones, over all pairs and frames
+            matrices = consts["lag_even_odd"]
+            products = ws.get("lag_products", (2, matrices.shape[1], columns), real, device)
+            for k in (0, 1):
+                torch.mm(
+                    matrices[k],
+                    stack[channels + k * count : channels + (k + 1) * count].view(columns, n_freq).T,
+                    out=products[k],
+                )
+            cos_row, sin_row = consts["lag_cos_row"], consts["lag_sin_row"]
+        # Lag τ: its cosine row plus sign(τ) times its sine row.
+        flat, shape = products.view(-1, columns), (cos_row.numel(), count, n, frames)
         torch.addcmul(
-            flat.index_select(0, consts["fold_cos_row"]).view(shape),
-            flat.index_select(0, consts["fold_sin_row"]).view(shape),
+            flat.index_select(0, cos_row).view(shape),
+            flat.index_select(0, sin_row).view(shape),
             consts["lag_sign"][:, :, None, None],
             out=dest["gcc_phat"].permute(2, 1, 0, 3),  # (L, P, n, T)
         )
-    elif "gcc_phat" in uses:
-        # Even lag matrix on the real planes, odd on the imaginary ones: two GEMMs over all pairs and frames.
-        columns = count * n * frames
-        matrices = consts["lag_even_odd"]
-        folded = ws.get("lag_products", (2, matrices.shape[1], columns), real, device)
-        for k in (0, 1):
-            torch.mm(
-                matrices[k],
-                stack[channels + k * count : channels + (k + 1) * count].view(columns, n_freq).T,
-                out=folded[k],
-            )
-        row = consts["lag_row"]
-        shape = (row.numel(), count, n, frames)
-        torch.addcmul(
-            folded[0].index_select(0, row).view(shape),
-            folded[1].index_select(0, row).view(shape),
-            consts["lag_sign"][:, :, None, None],
-            out=dest["gcc_phat"].permute(2, 1, 0, 3),  # (L, P, n, T)
-        )
-
-
-def stack_count(uses: frozenset[str], pairs: int) -> int:
-    """Pairs whose unit cross planes the stack holds: all of them if mel IPD or GCC-PHAT is used, else 0."""
-    return pairs if uses & {"ipd_cos_sin_mel", "gcc_phat"} else 0
