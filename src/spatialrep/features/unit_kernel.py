@@ -132,7 +132,7 @@ def unit_spectra(
         raise ValueError(f"stack must be ({planes}, {n}, {frames}, {bins}), got {tuple(stack.shape)}")
     if fold is not None and (fold.shape[:4] != (4, count, n, frames) or 2 * (fold.shape[4] - 1) > bins - 1):
         raise ValueError(
-            f"fold must be (4, {count}, {n}, {frames}, G <= {bins // 2 + 1}), got {tuple(fold.shape)}"
+            f"fold must be (4, {count}, {n}, {frames}, G <= {(bins - 1) // 2 + 1}), got {tuple(fold.shape)}"
         )
     tensors = (spec, stack) if fold is None else (spec, stack, fold)
     if any(t.device.type != "cpu" or not t.is_contiguous() for t in tensors) or spec.is_conj():
